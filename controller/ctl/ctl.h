@@ -1,0 +1,21 @@
+/*
+ * minecastctl — the subcommands, one family per ctl_*.c file.
+ *
+ * Each takes the arguments from its own name on (argv[0] is "schedule",
+ * "keygen", ...) and returns the process exit code: 0 success, 1 the
+ * operation failed or a document was rejected, 2 a usage error.
+ */
+#ifndef MC_CTL_H
+#define MC_CTL_H
+
+/* Exit codes shared by every subcommand. */
+#define MC_CTL_OK 0
+#define MC_CTL_FAIL 1
+#define MC_CTL_USAGE 2
+
+int mc_ctl_schedule(int argc, char **argv);
+int mc_ctl_keygen(int argc, char **argv);
+int mc_ctl_sign(int argc, char **argv);
+int mc_ctl_verify(int argc, char **argv);
+
+#endif

@@ -1,0 +1,59 @@
+/*
+ * minecastctl — entry point: finds the subcommand and hands over.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+/* One subcommand: its name, its entry point and a line of help. */
+struct ctl_command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct ctl_command commands[] = {
+	{ "schedule", mc_ctl_schedule,
+	  "expand recurrences, preview a campaign's day (offline)" },
+	{ "keygen", mc_ctl_keygen, "create an ed25519 signing key pair" },
+	{ "sign", mc_ctl_sign, "sign a pointer or alert document" },
+	{ "verify", mc_ctl_verify, "verify a signed document and its checks" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: minecastctl COMMAND [ARGS...]\n"
+		"\n"
+		"minecast's command-line tool. Commands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+			commands[i].summary);
+	fprintf(out,
+		"\n"
+		"Run 'minecastctl COMMAND --help' for the options of one command.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return MC_CTL_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return MC_CTL_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("minecastctl %s\n", MC_VERSION);
+		return MC_CTL_OK;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "minecastctl: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return MC_CTL_USAGE;
+}
