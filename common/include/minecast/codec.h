@@ -46,6 +46,12 @@ enum mc_err mc_alert_parse(const char *buf, size_t len,
 char *mc_alert_dump(const struct mc_alert *a);
 void mc_alert_clear(struct mc_alert *a);
 
+enum mc_err mc_alert_ack_parse(const char *buf, size_t len,
+			       struct mc_alert_ack *out,
+			       struct mc_error *err);
+char *mc_alert_ack_dump(const struct mc_alert_ack *a);
+void mc_alert_ack_clear(struct mc_alert_ack *a);
+
 enum mc_err mc_state_parse(const char *buf, size_t len,
 			   struct mc_state *out, struct mc_error *err);
 char *mc_state_dump(const struct mc_state *s);

@@ -24,6 +24,7 @@
 #define MC_MAX_POP_ACK_BYTES  (64 * 1024)
 #define MC_MAX_COMMAND_BYTES  4096
 #define MC_MAX_RESULT_BYTES   8192
+#define MC_MAX_ALERT_ACK_BYTES 2048
 #define MC_MAX_ENVELOPE_BYTES (MC_MAX_ALERT_BYTES + 1024)
 
 /* Longest node, site, tag and content id: [A-Za-z0-9._-], 1..64 bytes. */
@@ -68,6 +69,21 @@ struct mc_alert {
 	int64_t issued_ms;
 	int64_t expires_ms;
 	struct mc_targets targets;/* empty = the whole fleet */
+};
+
+/*
+ * A node's acknowledgement of an alert on .../node/<id>/alert/ack: first
+ * "delivered" (verified, accepted), then "started" with the instant its
+ * outputs began, or "rejected" with the reason.
+ */
+struct mc_alert_ack {
+	char *node;
+	char *alert;              /* alert id */
+	int64_t seq;              /* the alert's seq being acknowledged */
+	char *status;             /* "delivered", "started", "rejected" */
+	int64_t start_ms;         /* "started": when output began; else 0 */
+	char *reason;             /* "rejected": why; else NULL */
+	int64_t at_ms;            /* when the node sent this */
 };
 
 /* Retained node state: birth ("online") and will ("offline"). */
