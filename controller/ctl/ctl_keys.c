@@ -585,7 +585,7 @@ int mc_ctl_verify(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (read_input(path, INPUT_MAX + 1, &buf, &len, &err) != MC_OK ||
+	if (read_input(path, INPUT_MAX, &buf, &len, &err) != MC_OK ||
 	    mc_envelope_verify(&kr, buf, len, (enum mc_purpose)expect, &s,
 			       &err) != MC_OK ||
 	    verify_checks(&s, &o, &err) != MC_OK) {
