@@ -25,7 +25,7 @@
 #define B64_FIELD_MAX 128
 
 /* Buffer for the base64 of a 32-byte key, with its NUL. */
-#define KEY_B64_SIZE \
+#define KEY_B64_SIZE                                                           \
 	sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_ORIGINAL)
 
 static pthread_once_t sodium_once = PTHREAD_ONCE_INIT;
@@ -58,12 +58,12 @@ void mc_secret_key_wipe(struct mc_secret_key *key)
 }
 
 enum mc_err mc_secret_key_from_seed(const unsigned char seed[32],
-				    struct mc_secret_key *out,
-				    struct mc_error *err)
+                                    struct mc_secret_key *out,
+                                    struct mc_error *err)
 {
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	memcpy(out->seed, seed, 32);
 	crypto_sign_seed_keypair(out->pk, out->sk, out->seed);
 	mc_key_id(out->pk, out->kid);
@@ -71,29 +71,28 @@ enum mc_err mc_secret_key_from_seed(const unsigned char seed[32],
 }
 
 enum mc_err mc_secret_key_generate(struct mc_secret_key *out,
-				   struct mc_error *err)
+                                   struct mc_error *err)
 {
 	unsigned char seed[32];
 	enum mc_err rc;
 
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	randombytes_buf(seed, sizeof(seed));
 	rc = mc_secret_key_from_seed(seed, out, err);
 	sodium_memzero(seed, sizeof(seed));
 	return rc;
 }
 
-void mc_public_key_line(const unsigned char pk[32],
-			char out[MC_PUBLINE_SIZE])
+void mc_public_key_line(const unsigned char pk[32], char out[MC_PUBLINE_SIZE])
 {
 	char kid[MC_KID_SIZE];
 	char b64[KEY_B64_SIZE];
 
 	mc_key_id(pk, kid);
 	sodium_bin2base64(b64, sizeof(b64), pk, 32,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	snprintf(out, MC_PUBLINE_SIZE, PUBLIC_TAG " %s %s", kid, b64);
 }
 
@@ -102,9 +101,9 @@ void mc_public_key_line(const unsigned char pk[32],
  * scratch copy of the line.
  */
 struct key_line {
-	char *tag;   /* "minecast-ed25519-public" or "-secret" */
-	char *kid;   /* as written */
-	char *b64;   /* as written */
+	char *tag; /* "minecast-ed25519-public" or "-secret" */
+	char *kid; /* as written */
+	char *b64; /* as written */
 };
 
 /*
@@ -149,7 +148,7 @@ static int split_line(char *line, struct key_line *kl)
  * public key.  Scratch bytes are wiped: they may be a seed.
  */
 static enum mc_err decode_key(const char *b64, unsigned char *out,
-			      const char *where, struct mc_error *err)
+                              const char *where, struct mc_error *err)
 {
 	unsigned char buf[B64_FIELD_MAX];
 	size_t n = 0;
@@ -158,21 +157,22 @@ static enum mc_err decode_key(const char *b64, unsigned char *out,
 
 	if (strlen(b64) > B64_FIELD_MAX) {
 		rc = mc_error_set(err, MC_ERR_KEY,
-				  "%s: key field is %zu characters, far too long for a 32-byte key",
-				  where, strlen(b64));
+		                  "%s: key field is %zu characters, far too "
+		                  "long for a 32-byte key",
+		                  where, strlen(b64));
 		goto out;
 	}
 	if (sodium_base642bin(buf, sizeof(buf), b64, strlen(b64), NULL, &n,
-			      &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	                      &end, sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    *end != '\0') {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "%s: key is not valid base64", where);
+		                  "%s: key is not valid base64", where);
 		goto out;
 	}
 	if (n != 32) {
 		rc = mc_error_set(err, MC_ERR_KEY,
-				  "%s: key is %zu bytes, expected 32", where,
-				  n);
+		                  "%s: key is %zu bytes, expected 32", where,
+		                  n);
 		goto out;
 	}
 	memcpy(out, buf, 32);
@@ -197,10 +197,10 @@ static bool kid_syntax_ok(const char *kid)
  * afterwards, since secret key files pass through here.
  */
 typedef enum mc_err (*line_fn)(struct key_line *kl, const char *where,
-			       void *ctx, struct mc_error *err);
+                               void *ctx, struct mc_error *err);
 
 static enum mc_err each_line(const char *buf, size_t len, const char *name,
-			     line_fn one, void *ctx, struct mc_error *err)
+                             line_fn one, void *ctx, struct mc_error *err)
 {
 	char *copy = NULL;
 	enum mc_err rc = MC_OK;
@@ -209,12 +209,12 @@ static enum mc_err each_line(const char *buf, size_t len, const char *name,
 
 	if (memchr(buf, '\0', len))
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: contains a NUL byte; not a key file",
-				    name);
+		                    "%s: contains a NUL byte; not a key file",
+		                    name);
 	copy = malloc(len + 1);
 	if (!copy)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    name);
+		                    name);
 	memcpy(copy, buf, len);
 	copy[len] = '\0';
 	for (p = copy; p && *p; p = next) {
@@ -237,21 +237,24 @@ static enum mc_err each_line(const char *buf, size_t len, const char *name,
 			continue;
 		if (kind < 0) {
 			rc = mc_error_set(err, MC_ERR_PARSE,
-					  "%s: expected '<type> <kid> <base64 key>' with type "
-					  PUBLIC_TAG " or " SECRET_TAG, where);
+			                  "%s: expected '<type> <kid> <base64 "
+			                  "key>' with type " PUBLIC_TAG
+			                  " or " SECRET_TAG,
+			                  where);
 			goto out;
 		}
 		if (strcmp(kl.tag, PUBLIC_TAG) != 0 &&
 		    strcmp(kl.tag, SECRET_TAG) != 0) {
 			rc = mc_error_set(err, MC_ERR_PARSE,
-					  "%s: unknown key type '%.40s'", where,
-					  kl.tag);
+			                  "%s: unknown key type '%.40s'", where,
+			                  kl.tag);
 			goto out;
 		}
 		if (!kid_syntax_ok(kl.kid)) {
-			rc = mc_error_set(err, MC_ERR_PARSE,
-					  "%s: kid must be 16 lower-case hex digits",
-					  where);
+			rc = mc_error_set(
+			        err, MC_ERR_PARSE,
+			        "%s: kid must be 16 lower-case hex digits",
+			        where);
 			goto out;
 		}
 		rc = one(&kl, where, ctx, err);
@@ -273,7 +276,7 @@ struct secret_ctx {
 };
 
 static enum mc_err secret_line(struct key_line *kl, const char *where,
-			       void *ctx, struct mc_error *err)
+                               void *ctx, struct mc_error *err)
 {
 	struct secret_ctx *sc = ctx;
 	unsigned char seed[32];
@@ -281,45 +284,46 @@ static enum mc_err secret_line(struct key_line *kl, const char *where,
 
 	if (strcmp(kl->tag, SECRET_TAG) != 0)
 		return mc_error_set(err, MC_ERR_KEY,
-				    "%s: this is a public key line; a secret key file holds one "
-				    SECRET_TAG " line", where);
+		                    "%s: this is a public key line; a secret "
+		                    "key file holds one " SECRET_TAG " line",
+		                    where);
 	if (++sc->found > 1)
 		return mc_error_set(err, MC_ERR_KEY,
-				    "%s: more than one secret key in the file",
-				    where);
+		                    "%s: more than one secret key in the file",
+		                    where);
 	rc = decode_key(kl->b64, seed, where, err);
 	if (rc == MC_OK)
 		rc = mc_secret_key_from_seed(seed, sc->out, err);
 	sodium_memzero(seed, sizeof(seed));
 	if (rc == MC_OK && strcmp(kl->kid, sc->out->kid) != 0)
-		rc = mc_error_set(err, MC_ERR_KEY,
-				  "%s: kid %s does not match the key (its kid is %s)",
-				  where, kl->kid, sc->out->kid);
+		rc = mc_error_set(
+		        err, MC_ERR_KEY,
+		        "%s: kid %s does not match the key (its kid is %s)",
+		        where, kl->kid, sc->out->kid);
 	return rc;
 }
 
-enum mc_err mc_secret_key_parse(const char *buf, size_t len,
-				const char *name, struct mc_secret_key *out,
-				struct mc_error *err)
+enum mc_err mc_secret_key_parse(const char *buf, size_t len, const char *name,
+                                struct mc_secret_key *out, struct mc_error *err)
 {
-	struct secret_ctx sc = { out, 0 };
+	struct secret_ctx sc = {out, 0};
 	enum mc_err rc;
 
 	mc_secret_key_wipe(out);
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	rc = each_line(buf, len, name, secret_line, &sc, err);
 	if (rc == MC_OK && sc.found == 0)
-		rc = mc_error_set(err, MC_ERR_KEY,
-				  "%s: no " SECRET_TAG " line", name);
+		rc = mc_error_set(err, MC_ERR_KEY, "%s: no " SECRET_TAG " line",
+		                  name);
 	if (rc != MC_OK)
 		mc_secret_key_wipe(out);
 	return rc;
 }
 
 enum mc_err mc_secret_key_load(const char *path, struct mc_secret_key *out,
-			       struct mc_error *err)
+                               struct mc_error *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -329,11 +333,12 @@ enum mc_err mc_secret_key_load(const char *path, struct mc_secret_key *out,
 	mc_secret_key_wipe(out);
 	if (stat(path, &st) < 0)
 		return mc_error_set(err, MC_ERR_IO, "%s: %s", path,
-				    strerror(errno));
+		                    strerror(errno));
 	if (st.st_mode & 077)
 		return mc_error_set(err, MC_ERR_KEY,
-				    "%s: secret key is accessible by group or others (mode %04o); run chmod 600",
-				    path, (unsigned)(st.st_mode & 07777));
+		                    "%s: secret key is accessible by group or "
+		                    "others (mode %04o); run chmod 600",
+		                    path, (unsigned)(st.st_mode & 07777));
 	rc = mc_read_file(path, MC_MAX_KEYFILE_BYTES, &buf, &len, err);
 	if (rc != MC_OK)
 		return rc;
@@ -344,7 +349,7 @@ enum mc_err mc_secret_key_load(const char *path, struct mc_secret_key *out,
 }
 
 enum mc_err mc_secret_key_save(const struct mc_secret_key *key,
-			       const char *path, struct mc_error *err)
+                               const char *path, struct mc_error *err)
 {
 	char b64[KEY_B64_SIZE];
 	char line[160];
@@ -352,9 +357,8 @@ enum mc_err mc_secret_key_save(const struct mc_secret_key *key,
 	enum mc_err rc;
 
 	sodium_bin2base64(b64, sizeof(b64), key->seed, 32,
-			  sodium_base64_VARIANT_ORIGINAL);
-	n = snprintf(line, sizeof(line), SECRET_TAG " %s %s\n", key->kid,
-		     b64);
+	                  sodium_base64_VARIANT_ORIGINAL);
+	n = snprintf(line, sizeof(line), SECRET_TAG " %s %s\n", key->kid, b64);
 	rc = mc_write_file_atomic(path, line, (size_t)n, 0600, err);
 	sodium_memzero(b64, sizeof(b64));
 	sodium_memzero(line, sizeof(line));
@@ -362,18 +366,19 @@ enum mc_err mc_secret_key_save(const struct mc_secret_key *key,
 }
 
 enum mc_err mc_public_key_save(const struct mc_secret_key *key,
-			       const char *path, struct mc_error *err)
+                               const char *path, struct mc_error *err)
 {
 	char line[MC_PUBLINE_SIZE];
 	char *text;
 	enum mc_err rc;
 
 	mc_public_key_line(key->pk, line);
-	text = mc_printf("# minecast signing public key %s: add this line to the players' trusted keys\n%s\n",
-			 key->kid, line);
+	text = mc_printf("# minecast signing public key %s: add this line to "
+	                 "the players' trusted keys\n%s\n",
+	                 key->kid, line);
 	if (!text)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    path);
+		                    path);
 	rc = mc_write_file_atomic(path, text, strlen(text), 0644, err);
 	free(text);
 	return rc;
@@ -396,7 +401,7 @@ void mc_keyring_clear(struct mc_keyring *kr)
 }
 
 const struct mc_public_key *mc_keyring_find(const struct mc_keyring *kr,
-					    const char *kid)
+                                            const char *kid)
 {
 	for (size_t i = 0; kid && i < kr->n_keys; i++)
 		if (strcmp(kr->keys[i].kid, kid) == 0)
@@ -405,14 +410,14 @@ const struct mc_public_key *mc_keyring_find(const struct mc_keyring *kr,
 }
 
 enum mc_err mc_keyring_add(struct mc_keyring *kr, const unsigned char pk[32],
-			   struct mc_error *err)
+                           struct mc_error *err)
 {
 	struct mc_public_key k, *grown;
 	const struct mc_public_key *old;
 
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	memcpy(k.pk, pk, 32);
 	mc_key_id(pk, k.kid);
 	old = mc_keyring_find(kr, k.kid);
@@ -420,10 +425,11 @@ enum mc_err mc_keyring_add(struct mc_keyring *kr, const unsigned char pk[32],
 		return MC_OK;
 	if (old)
 		return mc_error_set(err, MC_ERR_KEY,
-				    "two different keys share kid %s", k.kid);
+		                    "two different keys share kid %s", k.kid);
 	grown = realloc(kr->keys, (kr->n_keys + 1) * sizeof(*grown));
 	if (!grown)
-		return mc_error_set(err, MC_ERR_NOMEM, "keyring: out of memory");
+		return mc_error_set(err, MC_ERR_NOMEM,
+		                    "keyring: out of memory");
 	grown[kr->n_keys++] = k;
 	kr->keys = grown;
 	return MC_OK;
@@ -432,12 +438,12 @@ enum mc_err mc_keyring_add(struct mc_keyring *kr, const unsigned char pk[32],
 /* State of a public key file parse. */
 struct public_ctx {
 	struct mc_keyring *kr; /* keys of this file, added to the real ring
-				* only when the whole file is good */
+	                        * only when the whole file is good */
 	int found;             /* key lines seen */
 };
 
 static enum mc_err public_line(struct key_line *kl, const char *where,
-			       void *ctx, struct mc_error *err)
+                               void *ctx, struct mc_error *err)
 {
 	struct public_ctx *pc = ctx;
 	unsigned char pk[32];
@@ -445,57 +451,60 @@ static enum mc_err public_line(struct key_line *kl, const char *where,
 	enum mc_err rc;
 
 	if (strcmp(kl->tag, PUBLIC_TAG) != 0)
-		return mc_error_set(err, MC_ERR_KEY,
-				    "%s: this is a SECRET key; trust the .pub file instead, and keep the secret on the controller",
-				    where);
+		return mc_error_set(
+		        err, MC_ERR_KEY,
+		        "%s: this is a SECRET key; trust the .pub file "
+		        "instead, and keep the secret on the controller",
+		        where);
 	rc = decode_key(kl->b64, pk, where, err);
 	if (rc != MC_OK)
 		return rc;
 	mc_key_id(pk, kid);
 	if (strcmp(kid, kl->kid) != 0)
-		return mc_error_set(err, MC_ERR_KEY,
-				    "%s: kid %s does not match the key (its kid is %s)",
-				    where, kl->kid, kid);
+		return mc_error_set(
+		        err, MC_ERR_KEY,
+		        "%s: kid %s does not match the key (its kid is %s)",
+		        where, kl->kid, kid);
 	rc = mc_keyring_add(pc->kr, pk, err);
 	if (rc == MC_ERR_KEY)
 		return mc_error_set(err, rc,
-				    "%s: another key in this file has kid %s",
-				    where, kid);
+		                    "%s: another key in this file has kid %s",
+		                    where, kid);
 	if (rc != MC_OK)
 		return rc;
 	pc->found++;
 	return MC_OK;
 }
 
-enum mc_err mc_keyring_parse(struct mc_keyring *kr, const char *buf,
-			     size_t len, const char *name,
-			     struct mc_error *err)
+enum mc_err mc_keyring_parse(struct mc_keyring *kr, const char *buf, size_t len,
+                             const char *name, struct mc_error *err)
 {
-	struct mc_keyring staged = { NULL, 0 };
-	struct public_ctx pc = { &staged, 0 };
+	struct mc_keyring staged = {NULL, 0};
+	struct public_ctx pc = {&staged, 0};
 	enum mc_err rc;
 
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	rc = each_line(buf, len, name, public_line, &pc, err);
 	if (rc != MC_OK)
 		goto out;
 	if (pc.found == 0) {
 		rc = mc_error_set(err, MC_ERR_KEY,
-				  "%s: no " PUBLIC_TAG " lines", name);
+		                  "%s: no " PUBLIC_TAG " lines", name);
 		goto out;
 	}
 	/* Refuse kid clashes with keys already trusted before adding any,
 	 * so that a failed file leaves the ring as it was. */
 	for (size_t i = 0; i < staged.n_keys; i++) {
 		const struct mc_public_key *old =
-			mc_keyring_find(kr, staged.keys[i].kid);
+		        mc_keyring_find(kr, staged.keys[i].kid);
 
 		if (old && memcmp(old->pk, staged.keys[i].pk, 32) != 0) {
 			rc = mc_error_set(err, MC_ERR_KEY,
-					  "%s: key %s: a different trusted key has the same kid",
-					  name, staged.keys[i].kid);
+			                  "%s: key %s: a different trusted key "
+			                  "has the same kid",
+			                  name, staged.keys[i].kid);
 			goto out;
 		}
 	}
@@ -510,7 +519,7 @@ out:
 }
 
 enum mc_err mc_keyring_load(struct mc_keyring *kr, const char *path,
-			    struct mc_error *err)
+                            struct mc_error *err)
 {
 	char *buf = NULL;
 	size_t len = 0;

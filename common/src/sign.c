@@ -22,7 +22,7 @@
 /* Longest "sig" string we try to decode; 64 bytes need 88 characters. */
 #define SIG_FIELD_MAX 256
 
-static const char *const purpose_names[] = { "pointer", "alert", "command" };
+static const char *const purpose_names[] = {"pointer", "alert", "command"};
 
 const char *mc_purpose_name(enum mc_purpose purpose)
 {
@@ -44,7 +44,7 @@ int mc_purpose_parse(const char *s)
  * a malloc'd buffer and its length in *len, or NULL.
  */
 static unsigned char *signed_bytes(enum mc_purpose purpose, const char *body,
-				   size_t body_len, size_t *len)
+                                   size_t body_len, size_t *len)
 {
 	const char *name = mc_purpose_name(purpose);
 	size_t dl = strlen(SIGN_DOMAIN), nl = strlen(name);
@@ -61,13 +61,13 @@ static unsigned char *signed_bytes(enum mc_purpose purpose, const char *body,
 }
 
 enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
-			     enum mc_purpose purpose, const char *body,
-			     size_t body_len, char **out, size_t *out_len,
-			     struct mc_error *err)
+                             enum mc_purpose purpose, const char *body,
+                             size_t body_len, char **out, size_t *out_len,
+                             struct mc_error *err)
 {
 	unsigned char sig[crypto_sign_BYTES];
 	char sig64[sodium_base64_ENCODED_LEN(crypto_sign_BYTES,
-					     sodium_base64_VARIANT_ORIGINAL)];
+	                                     sodium_base64_VARIANT_ORIGINAL)];
 	unsigned char *m = NULL;
 	size_t mlen = 0;
 	json_error_t jerr;
@@ -80,14 +80,16 @@ enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
 		*out_len = 0;
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	if (purpose < MC_PURPOSE_POINTER || purpose > MC_PURPOSE_COMMAND)
-		return mc_error_set(err, MC_ERR_INVAL,
-				    "purpose: must be pointer, alert or command");
+		return mc_error_set(
+		        err, MC_ERR_INVAL,
+		        "purpose: must be pointer, alert or command");
 	if (body_len > MC_MAX_ENVELOPE_BYTES) {
-		rc = mc_error_set(err, MC_ERR_TOO_LARGE,
-				  "body: %zu bytes, larger than the envelope limit of %d",
-				  body_len, MC_MAX_ENVELOPE_BYTES);
+		rc = mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "body: %zu bytes, larger than the envelope limit of %d",
+		        body_len, MC_MAX_ENVELOPE_BYTES);
 		goto out;
 	}
 	/* Only a JSON object is ever signed; this also proves the body is
@@ -95,7 +97,7 @@ enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
 	doc = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!doc || !json_is_object(doc)) {
 		rc = mc_error_set(err, MC_ERR_PARSE, "body: %s",
-				  doc ? "must be a JSON object" : jerr.text);
+		                  doc ? "must be a JSON object" : jerr.text);
 		goto out;
 	}
 	m = signed_bytes(purpose, body, body_len, &mlen);
@@ -105,12 +107,12 @@ enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
 	}
 	crypto_sign_detached(sig, NULL, m, mlen, key->sk);
 	sodium_bin2base64(sig64, sizeof(sig64), sig, sizeof(sig),
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	env = json_object();
 	if (!env ||
 	    json_object_set_new(env, "format", json_string(MC_SIGN_FORMAT)) ||
 	    json_object_set_new(env, "purpose",
-				json_string(mc_purpose_name(purpose))) ||
+	                        json_string(mc_purpose_name(purpose))) ||
 	    json_object_set_new(env, "kid", json_string(key->kid)) ||
 	    json_object_set_new(env, "sig", json_string(sig64)) ||
 	    json_object_set_new(env, "body", json_stringn(body, body_len))) {
@@ -123,9 +125,10 @@ enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
 		goto out;
 	}
 	if (strlen(text) > MC_MAX_ENVELOPE_BYTES) {
-		rc = mc_error_set(err, MC_ERR_TOO_LARGE,
-				  "envelope: %zu bytes, larger than the limit of %d",
-				  strlen(text), MC_MAX_ENVELOPE_BYTES);
+		rc = mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "envelope: %zu bytes, larger than the limit of %d",
+		        strlen(text), MC_MAX_ENVELOPE_BYTES);
 		goto out;
 	}
 	if (out_len)
@@ -154,7 +157,7 @@ void mc_signed_clear(struct mc_signed *out)
  * naming the field.
  */
 static const char *get_string(json_t *env, const char *name,
-			      struct mc_error *err)
+                              struct mc_error *err)
 {
 	json_t *v = json_object_get(env, name);
 
@@ -180,8 +183,8 @@ static bool kid_syntax_ok(const char *kid)
 }
 
 enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
-			       size_t len, enum mc_purpose expect,
-			       struct mc_signed *out, struct mc_error *err)
+                               size_t len, enum mc_purpose expect,
+                               struct mc_signed *out, struct mc_error *err)
 {
 	unsigned char sig[SIG_FIELD_MAX];
 	size_t sig_len = 0;
@@ -199,21 +202,23 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 	out->purpose = MC_PURPOSE_ANY;
 	if (mc_sign_init() != MC_OK)
 		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "libsodium failed to initialise");
+		                    "libsodium failed to initialise");
 	if (len > MC_MAX_ENVELOPE_BYTES)
-		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "envelope: %zu bytes, larger than the limit of %d",
-				    len, MC_MAX_ENVELOPE_BYTES);
+		return mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "envelope: %zu bytes, larger than the limit of %d", len,
+		        MC_MAX_ENVELOPE_BYTES);
 	env = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!env) {
-		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "envelope: not valid JSON (line %d, column %d): %s",
-				  jerr.line, jerr.column, jerr.text);
+		rc = mc_error_set(
+		        err, MC_ERR_PARSE,
+		        "envelope: not valid JSON (line %d, column %d): %s",
+		        jerr.line, jerr.column, jerr.text);
 		goto out;
 	}
 	if (!json_is_object(env)) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "envelope: must be a JSON object");
+		                  "envelope: must be a JSON object");
 		goto out;
 	}
 	format = get_string(env, "format", err);
@@ -223,8 +228,9 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 	}
 	if (strcmp(format, MC_SIGN_FORMAT) != 0) {
 		rc = mc_error_set(err, MC_ERR_UNSUPPORTED,
-				  "format: '%.64s' is not supported (this build reads "
-				  MC_SIGN_FORMAT ")", format);
+		                  "format: '%.64s' is not supported (this "
+		                  "build reads " MC_SIGN_FORMAT ")",
+		                  format);
 		goto out;
 	}
 	purpose_s = get_string(env, "purpose", err);
@@ -237,59 +243,62 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 	jbody = json_object_get(env, "body");
 	if (!jbody || !json_is_string(jbody)) {
 		rc = mc_error_set(err, MC_ERR_PARSE, "body: %s",
-				  jbody ? "must be a string" : "missing");
+		                  jbody ? "must be a string" : "missing");
 		goto out;
 	}
 	if (!kid_syntax_ok(kid)) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "kid: must be 16 lower-case hex digits");
+		                  "kid: must be 16 lower-case hex digits");
 		goto out;
 	}
 	if (strlen(sig64) > SIG_FIELD_MAX ||
 	    sodium_base642bin(sig, sizeof(sig), sig64, strlen(sig64), NULL,
-			      &sig_len, &sig_end,
-			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	                      &sig_len, &sig_end,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 ||
 	    *sig_end != '\0') {
-		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "sig: not valid base64 of a 64-byte signature");
+		rc = mc_error_set(
+		        err, MC_ERR_PARSE,
+		        "sig: not valid base64 of a 64-byte signature");
 		goto out;
 	}
 	if (sig_len != crypto_sign_BYTES) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "sig: %zu bytes, expected %d", sig_len,
-				  crypto_sign_BYTES);
+		                  "sig: %zu bytes, expected %d", sig_len,
+		                  crypto_sign_BYTES);
 		goto out;
 	}
 	purpose = mc_purpose_parse(purpose_s);
 	if (purpose < 0) {
 		rc = mc_error_set(err, MC_ERR_PURPOSE,
-				  "purpose: '%.32s' is not one of pointer, alert, command",
-				  purpose_s);
+		                  "purpose: '%.32s' is not one of pointer, "
+		                  "alert, command",
+		                  purpose_s);
 		goto out;
 	}
 	key = mc_keyring_find(kr, kid);
 	if (!key) {
 		rc = mc_error_set(err, MC_ERR_KEY,
-				  "kid: %s is not a trusted key", kid);
+		                  "kid: %s is not a trusted key", kid);
 		goto out;
 	}
 	m = signed_bytes((enum mc_purpose)purpose, json_string_value(jbody),
-			 json_string_length(jbody), &mlen);
+	                 json_string_length(jbody), &mlen);
 	if (!m) {
 		rc = mc_error_set(err, MC_ERR_NOMEM, "verify: out of memory");
 		goto out;
 	}
 	if (crypto_sign_verify_detached(sig, m, mlen, key->pk) != 0) {
 		rc = mc_error_set(err, MC_ERR_SIG,
-				  "sig: signature by key %s does not verify (altered or forged)",
-				  kid);
+		                  "sig: signature by key %s does not verify "
+		                  "(altered or forged)",
+		                  kid);
 		goto out;
 	}
 	/* Only now is the purpose known to be the signer's. */
 	if (expect != MC_PURPOSE_ANY && purpose != (int)expect) {
 		rc = mc_error_set(err, MC_ERR_PURPOSE,
-				  "purpose: signed for %s, expected %s",
-				  purpose_s, mc_purpose_name(expect));
+		                  "purpose: signed for %s, expected %s",
+		                  purpose_s, mc_purpose_name(expect));
 		goto out;
 	}
 	out->body = malloc(json_string_length(jbody) + 1);
@@ -311,61 +320,65 @@ out:
 /* ---- checks ---- */
 
 enum mc_err mc_pointer_check(const struct mc_pointer *p, const char *node,
-			     int64_t applied_version, int64_t now_ms,
-			     struct mc_error *err)
+                             int64_t applied_version, int64_t now_ms,
+                             struct mc_error *err)
 {
 	if (node && (!p->node || strcmp(p->node, node) != 0))
-		return mc_error_set(err, MC_ERR_NODE,
-				    "node: pointer is for '%.64s', this node is '%.64s'",
-				    p->node ? p->node : "", node);
+		return mc_error_set(
+		        err, MC_ERR_NODE,
+		        "node: pointer is for '%.64s', this node is '%.64s'",
+		        p->node ? p->node : "", node);
 	if (p->version <= applied_version)
-		return mc_error_set(err, MC_ERR_REPLAY,
-				    "version: %lld is not newer than the applied version %lld (replayed or rolled back)",
-				    (long long)p->version,
-				    (long long)applied_version);
+		return mc_error_set(
+		        err, MC_ERR_REPLAY,
+		        "version: %lld is not newer than the applied version "
+		        "%lld (replayed or rolled back)",
+		        (long long)p->version, (long long)applied_version);
 	if (now_ms >= p->expires_ms)
-		return mc_error_set(err, MC_ERR_EXPIRED,
-				    "expires_ms: pointer expired at %lld, now is %lld",
-				    (long long)p->expires_ms,
-				    (long long)now_ms);
+		return mc_error_set(
+		        err, MC_ERR_EXPIRED,
+		        "expires_ms: pointer expired at %lld, now is %lld",
+		        (long long)p->expires_ms, (long long)now_ms);
 	return MC_OK;
 }
 
 enum mc_err mc_alert_check(const struct mc_alert *a, const struct mc_who *who,
-			   int64_t last_seq, int64_t now_ms,
-			   struct mc_error *err)
+                           int64_t last_seq, int64_t now_ms,
+                           struct mc_error *err)
 {
 	const char *id = a->id ? a->id : "";
 
 	if (now_ms >= a->expires_ms)
 		return mc_error_set(err, MC_ERR_EXPIRED,
-				    "expires_ms: alert '%.64s' expired at %lld, now is %lld",
-				    id, (long long)a->expires_ms,
-				    (long long)now_ms);
+		                    "expires_ms: alert '%.64s' expired at "
+		                    "%lld, now is %lld",
+		                    id, (long long)a->expires_ms,
+		                    (long long)now_ms);
 	if (a->seq <= last_seq)
 		return mc_error_set(err, MC_ERR_REPLAY,
-				    "seq: %lld is not newer than %lld already seen for alert '%.64s'",
-				    (long long)a->seq, (long long)last_seq,
-				    id);
+		                    "seq: %lld is not newer than %lld already "
+		                    "seen for alert '%.64s'",
+		                    (long long)a->seq, (long long)last_seq, id);
 	if (who && !mc_targets_match(&a->targets, who))
-		return mc_error_set(err, MC_ERR_NODE,
-				    "targets: alert '%.64s' is not for this node",
-				    id);
+		return mc_error_set(
+		        err, MC_ERR_NODE,
+		        "targets: alert '%.64s' is not for this node", id);
 	return MC_OK;
 }
 
 enum mc_err mc_command_check(const struct mc_command *c, const char *node,
-			     int64_t now_ms, struct mc_error *err)
+                             int64_t now_ms, struct mc_error *err)
 {
 	if (node && (!c->node || strcmp(c->node, node) != 0))
-		return mc_error_set(err, MC_ERR_NODE,
-				    "node: command is for '%.64s', this node is '%.64s'",
-				    c->node ? c->node : "", node);
+		return mc_error_set(
+		        err, MC_ERR_NODE,
+		        "node: command is for '%.64s', this node is '%.64s'",
+		        c->node ? c->node : "", node);
 	if (now_ms >= c->expires_ms)
-		return mc_error_set(err, MC_ERR_EXPIRED,
-				    "expires_ms: command expired at %lld, now is %lld",
-				    (long long)c->expires_ms,
-				    (long long)now_ms);
+		return mc_error_set(
+		        err, MC_ERR_EXPIRED,
+		        "expires_ms: command expired at %lld, now is %lld",
+		        (long long)c->expires_ms, (long long)now_ms);
 	return MC_OK;
 }
 
@@ -382,9 +395,9 @@ static enum mc_err body_error(enum mc_err rc, struct mc_error *err)
 }
 
 enum mc_err mc_pointer_open(const struct mc_keyring *kr, const char *buf,
-			    size_t len, const char *node,
-			    int64_t applied_version, int64_t now_ms,
-			    struct mc_pointer *out, struct mc_error *err)
+                            size_t len, const char *node,
+                            int64_t applied_version, int64_t now_ms,
+                            struct mc_pointer *out, struct mc_error *err)
 {
 	struct mc_signed s;
 	enum mc_err rc;
@@ -409,9 +422,9 @@ out:
 }
 
 enum mc_err mc_alert_open(const struct mc_keyring *kr, const char *buf,
-			  size_t len, const struct mc_who *who,
-			  int64_t last_seq, int64_t now_ms,
-			  struct mc_alert *out, struct mc_error *err)
+                          size_t len, const struct mc_who *who,
+                          int64_t last_seq, int64_t now_ms,
+                          struct mc_alert *out, struct mc_error *err)
 {
 	struct mc_signed s;
 	enum mc_err rc;
@@ -436,8 +449,8 @@ out:
 }
 
 enum mc_err mc_command_open(const struct mc_keyring *kr, const char *buf,
-			    size_t len, const char *node, int64_t now_ms,
-			    struct mc_command *out, struct mc_error *err)
+                            size_t len, const char *node, int64_t now_ms,
+                            struct mc_command *out, struct mc_error *err)
 {
 	struct mc_signed s;
 	enum mc_err rc;
@@ -463,8 +476,7 @@ out:
 
 /* ---- sha256 ---- */
 
-void mc_sha256_hex(const void *data, size_t len,
-		   char out[MC_SHA256_HEX_SIZE])
+void mc_sha256_hex(const void *data, size_t len, char out[MC_SHA256_HEX_SIZE])
 {
 	unsigned char h[crypto_hash_sha256_BYTES];
 
@@ -474,7 +486,7 @@ void mc_sha256_hex(const void *data, size_t len,
 }
 
 enum mc_err mc_sha256_file(const char *path, char out[MC_SHA256_HEX_SIZE],
-			   int64_t *size, struct mc_error *err)
+                           int64_t *size, struct mc_error *err)
 {
 	crypto_hash_sha256_state st;
 	unsigned char h[crypto_hash_sha256_BYTES];
@@ -491,11 +503,11 @@ enum mc_err mc_sha256_file(const char *path, char out[MC_SHA256_HEX_SIZE],
 	buf = malloc(chunk);
 	if (!buf)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    path);
+		                    path);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		rc = mc_error_set(err, MC_ERR_IO, "%s: %s", path,
-				  strerror(errno));
+		                  strerror(errno));
 		goto out;
 	}
 	crypto_hash_sha256_init(&st);
@@ -506,7 +518,7 @@ enum mc_err mc_sha256_file(const char *path, char out[MC_SHA256_HEX_SIZE],
 			continue;
 		if (r < 0) {
 			rc = mc_error_set(err, MC_ERR_IO, "%s: %s", path,
-					  strerror(errno));
+			                  strerror(errno));
 			goto out;
 		}
 		if (r == 0)

@@ -27,7 +27,7 @@
 #define TAGS_MAX 64
 
 static void fail(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+        __attribute__((format(printf, 2, 3)));
 
 /* Print "minecastctl: <cmd>: <why>" on stderr. */
 static void fail(const char *cmd, const char *fmt, ...)
@@ -46,7 +46,7 @@ static void fail(const char *cmd, const char *fmt, ...)
  * success *out is NUL-terminated and owned by the caller.
  */
 static enum mc_err read_input(const char *path, size_t max, char **out,
-			      size_t *len, struct mc_error *err)
+                              size_t *len, struct mc_error *err)
 {
 	bool use_stdin = !path || strcmp(path, "-") == 0;
 	const char *name = use_stdin ? "stdin" : path;
@@ -61,12 +61,11 @@ static enum mc_err read_input(const char *path, size_t max, char **out,
 		f = fopen(path, "rb");
 		if (!f)
 			return mc_error_set(err, MC_ERR_IO, "%s: %s", path,
-					    strerror(errno));
+			                    strerror(errno));
 	}
 	buf = malloc(max + 2);
 	if (!buf) {
-		rc = mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				  name);
+		rc = mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory", name);
 		goto out;
 	}
 	/* Read one byte past the limit to tell "exactly max" from "more". */
@@ -77,8 +76,8 @@ static enum mc_err read_input(const char *path, size_t max, char **out,
 	}
 	if (got > max) {
 		rc = mc_error_set(err, MC_ERR_TOO_LARGE,
-				  "%s: larger than the limit of %zu bytes",
-				  name, max);
+		                  "%s: larger than the limit of %zu bytes",
+		                  name, max);
 		goto out;
 	}
 	buf[got] = '\0';
@@ -124,31 +123,34 @@ static int bad_option(const char *cmd, char **argv, int c)
 
 static void keygen_help(FILE *out)
 {
-	fprintf(out,
-		"Usage: minecastctl keygen --out PREFIX [--force]\n"
-		"\n"
-		"Create a new ed25519 signing key pair for the controller and print\n"
-		"its key id (kid, 16 hex digits) on stdout.\n"
-		"\n"
-		"  --out PREFIX  write the secret key to PREFIX.key (mode 0600) and\n"
-		"                the public key to PREFIX.pub\n"
-		"  --force       replace existing PREFIX.key/PREFIX.pub; the old\n"
-		"                secret key is lost for good\n"
-		"  -h, --help    show this text\n"
-		"\n"
-		"Keep PREFIX.key on the controller only. Players trust PREFIX.pub once\n"
-		"its line is in their trusted keys file; docs/signing.md describes\n"
-		"key rotation.\n");
+	fprintf(out, "Usage: minecastctl keygen --out PREFIX [--force]\n"
+	             "\n"
+	             "Create a new ed25519 signing key pair for the controller "
+	             "and print\n"
+	             "its key id (kid, 16 hex digits) on stdout.\n"
+	             "\n"
+	             "  --out PREFIX  write the secret key to PREFIX.key (mode "
+	             "0600) and\n"
+	             "                the public key to PREFIX.pub\n"
+	             "  --force       replace existing PREFIX.key/PREFIX.pub; "
+	             "the old\n"
+	             "                secret key is lost for good\n"
+	             "  -h, --help    show this text\n"
+	             "\n"
+	             "Keep PREFIX.key on the controller only. Players trust "
+	             "PREFIX.pub once\n"
+	             "its line is in their trusted keys file; docs/signing.md "
+	             "describes\n"
+	             "key rotation.\n");
 }
 
 int mc_ctl_keygen(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "out", required_argument, NULL, 'o' },
-		{ "force", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	        {"out", required_argument, NULL, 'o'},
+	        {"force", no_argument, NULL, 'f'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
 	struct mc_secret_key key;
 	struct mc_error err;
 	const char *prefix = NULL;
@@ -171,7 +173,8 @@ int mc_ctl_keygen(int argc, char **argv)
 	}
 	if (optind < argc || !prefix || !*prefix) {
 		if (optind < argc)
-			fail("keygen", "unexpected argument '%s'", argv[optind]);
+			fail("keygen", "unexpected argument '%s'",
+			     argv[optind]);
 		else
 			fail("keygen", "--out PREFIX is required");
 		fprintf(stderr, "Try 'minecastctl keygen --help'.\n");
@@ -184,7 +187,9 @@ int mc_ctl_keygen(int argc, char **argv)
 		goto out;
 	}
 	if (!force && (stat(keypath, &st) == 0 || stat(pubpath, &st) == 0)) {
-		fail("keygen", "%s: a key already exists; use --force to replace it (the old key is lost)",
+		fail("keygen",
+		     "%s: a key already exists; use --force to replace it (the "
+		     "old key is lost)",
 		     stat(keypath, &st) == 0 ? keypath : pubpath);
 		goto out;
 	}
@@ -195,8 +200,10 @@ int mc_ctl_keygen(int argc, char **argv)
 		goto out;
 	}
 	printf("%s\n", key.kid);
-	fprintf(stderr, "minecastctl: keygen: wrote %s (secret, keep on the controller) and %s (public, for the players)\n",
-		keypath, pubpath);
+	fprintf(stderr,
+	        "minecastctl: keygen: wrote %s (secret, keep on the "
+	        "controller) and %s (public, for the players)\n",
+	        keypath, pubpath);
 	rc = MC_CTL_OK;
 out:
 	mc_secret_key_wipe(&key);
@@ -210,29 +217,39 @@ out:
 static void sign_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: minecastctl sign --key FILE.key --purpose pointer|alert|command\n"
-		"                        [--out FILE] [DOC|-]\n"
-		"\n"
-		"Sign a document and write the signed envelope (minecast-signed/1).\n"
-		"DOC is the document JSON (a pointer, alert or command message as in\n"
-		"docs/protocol.md); without DOC or with '-' it is read from stdin.\n"
-		"The document must parse as a valid message of the given purpose, so\n"
-		"that nothing malformed is ever signed. Trailing whitespace is\n"
-		"dropped; every other byte is signed exactly as given.\n"
-		"\n"
-		"  --key FILE.key     the secret key (from 'minecastctl keygen'); it\n"
-		"                     must not be readable by group or others\n"
-		"  --purpose P        what the document is: pointer, alert or command;\n"
-		"                     part of the signature, so it cannot be reused\n"
-		"                     as another kind of message\n"
-		"  --out FILE         write the envelope to FILE (atomically) instead\n"
-		"                     of stdout\n"
-		"  -h, --help         show this text\n");
+	        "Usage: minecastctl sign --key FILE.key --purpose "
+	        "pointer|alert|command\n"
+	        "                        [--out FILE] [DOC|-]\n"
+	        "\n"
+	        "Sign a document and write the signed envelope "
+	        "(minecast-signed/1).\n"
+	        "DOC is the document JSON (a pointer, alert or command message "
+	        "as in\n"
+	        "docs/protocol.md); without DOC or with '-' it is read from "
+	        "stdin.\n"
+	        "The document must parse as a valid message of the given "
+	        "purpose, so\n"
+	        "that nothing malformed is ever signed. Trailing whitespace "
+	        "is\n"
+	        "dropped; every other byte is signed exactly as given.\n"
+	        "\n"
+	        "  --key FILE.key     the secret key (from 'minecastctl "
+	        "keygen'); it\n"
+	        "                     must not be readable by group or others\n"
+	        "  --purpose P        what the document is: pointer, alert or "
+	        "command;\n"
+	        "                     part of the signature, so it cannot be "
+	        "reused\n"
+	        "                     as another kind of message\n"
+	        "  --out FILE         write the envelope to FILE (atomically) "
+	        "instead\n"
+	        "                     of stdout\n"
+	        "  -h, --help         show this text\n");
 }
 
 /* Check body parses as the message type of purpose; err says why not. */
 static enum mc_err check_body(enum mc_purpose purpose, const char *body,
-			      size_t len, struct mc_error *err)
+                              size_t len, struct mc_error *err)
 {
 	enum mc_err rc = MC_ERR_INVAL;
 
@@ -261,8 +278,7 @@ static enum mc_err check_body(enum mc_purpose purpose, const char *body,
 		mc_command_clear(&cmd);
 		break;
 	}
-	case MC_PURPOSE_ANY:
-		break;
+	case MC_PURPOSE_ANY: break;
 	}
 	return rc;
 }
@@ -270,12 +286,11 @@ static enum mc_err check_body(enum mc_purpose purpose, const char *body,
 int mc_ctl_sign(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "key", required_argument, NULL, 'k' },
-		{ "purpose", required_argument, NULL, 'p' },
-		{ "out", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	        {"key", required_argument, NULL, 'k'},
+	        {"purpose", required_argument, NULL, 'p'},
+	        {"out", required_argument, NULL, 'o'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
 	struct mc_secret_key key;
 	struct mc_error err;
 	const char *keypath = NULL, *outpath = NULL, *doc = NULL;
@@ -295,7 +310,9 @@ int mc_ctl_sign(int argc, char **argv)
 		case 'p':
 			purpose = mc_purpose_parse(optarg);
 			if (purpose < 0) {
-				fail("sign", "--purpose: '%s' is not pointer, alert or command",
+				fail("sign",
+				     "--purpose: '%s' is not pointer, alert or "
+				     "command",
 				     optarg);
 				return MC_CTL_USAGE;
 			}
@@ -329,7 +346,7 @@ int mc_ctl_sign(int argc, char **argv)
 	}
 	if (mc_secret_key_load(keypath, &key, &err) != MC_OK ||
 	    mc_envelope_sign(&key, (enum mc_purpose)purpose, body, body_len,
-			     &env, &env_len, &err) != MC_OK) {
+	                     &env, &env_len, &err) != MC_OK) {
 		fail("sign", "%s", err.msg);
 		goto out;
 	}
@@ -340,12 +357,12 @@ int mc_ctl_sign(int argc, char **argv)
 	}
 	if (outpath) {
 		if (mc_write_file_atomic(outpath, line, env_len + 1, 0644,
-					 &err) != MC_OK) {
+		                         &err) != MC_OK) {
 			fail("sign", "%s", err.msg);
 			goto out;
 		}
 	} else if (fwrite(line, 1, env_len + 1, stdout) != env_len + 1 ||
-		   fflush(stdout) != 0) {
+	           fflush(stdout) != 0) {
 		fail("sign", "stdout: %s", strerror(errno));
 		goto out;
 	}
@@ -363,37 +380,56 @@ out:
 static void verify_help(FILE *out)
 {
 	fprintf(out,
-		"Usage: minecastctl verify --pub FILE.pub [--pub FILE.pub ...] [--purpose P]\n"
-		"                          [--node ID] [--site ID] [--tags T1,T2]\n"
-		"                          [--applied-version N] [--last-seq N] [--now MS]\n"
-		"                          [ENVELOPE|-]\n"
-		"\n"
-		"Verify a signed envelope as a player would, then run the checks that\n"
-		"apply to its purpose. ENVELOPE is a file; without it or with '-' the\n"
-		"envelope is read from stdin. On success prints 'ok: <purpose> signed\n"
-		"by <kid>' and the document on stdout and exits 0; on rejection prints\n"
-		"'minecastctl: verify: <reason>' on stderr and exits 1.\n"
-		"\n"
-		"  --pub FILE.pub        trusted public keys (several per file); repeat\n"
-		"                        for more files. At least one is required.\n"
-		"  --purpose P           require pointer, alert or command (default:\n"
-		"                        accept any and check what it is)\n"
-		"  --node ID             this node's id: a pointer or command must be\n"
-		"                        addressed to it, an alert must target it\n"
-		"  --site ID             this node's site, for alert targets\n"
-		"  --tags T1,T2          this node's tags, for alert targets (may be\n"
-		"                        repeated)\n"
-		"  --applied-version N   highest pointer version already applied; the\n"
-		"                        pointer's version must be greater (default:\n"
-		"                        not checked)\n"
-		"  --last-seq N          highest seq already seen for this alert id; the\n"
-		"                        alert's seq must be greater (default: not\n"
-		"                        checked)\n"
-		"  --now MS              the time to check expiry against, in ms since\n"
-		"                        the Unix epoch (default: now)\n"
-		"  -h, --help            show this text\n"
-		"\n"
-		"Alert targets are checked only when --node, --site or --tags is given.\n");
+	        "Usage: minecastctl verify --pub FILE.pub [--pub FILE.pub ...] "
+	        "[--purpose P]\n"
+	        "                          [--node ID] [--site ID] [--tags "
+	        "T1,T2]\n"
+	        "                          [--applied-version N] [--last-seq "
+	        "N] [--now MS]\n"
+	        "                          [ENVELOPE|-]\n"
+	        "\n"
+	        "Verify a signed envelope as a player would, then run the "
+	        "checks that\n"
+	        "apply to its purpose. ENVELOPE is a file; without it or with "
+	        "'-' the\n"
+	        "envelope is read from stdin. On success prints 'ok: <purpose> "
+	        "signed\n"
+	        "by <kid>' and the document on stdout and exits 0; on "
+	        "rejection prints\n"
+	        "'minecastctl: verify: <reason>' on stderr and exits 1.\n"
+	        "\n"
+	        "  --pub FILE.pub        trusted public keys (several per "
+	        "file); repeat\n"
+	        "                        for more files. At least one is "
+	        "required.\n"
+	        "  --purpose P           require pointer, alert or command "
+	        "(default:\n"
+	        "                        accept any and check what it is)\n"
+	        "  --node ID             this node's id: a pointer or command "
+	        "must be\n"
+	        "                        addressed to it, an alert must target "
+	        "it\n"
+	        "  --site ID             this node's site, for alert targets\n"
+	        "  --tags T1,T2          this node's tags, for alert targets "
+	        "(may be\n"
+	        "                        repeated)\n"
+	        "  --applied-version N   highest pointer version already "
+	        "applied; the\n"
+	        "                        pointer's version must be greater "
+	        "(default:\n"
+	        "                        not checked)\n"
+	        "  --last-seq N          highest seq already seen for this "
+	        "alert id; the\n"
+	        "                        alert's seq must be greater (default: "
+	        "not\n"
+	        "                        checked)\n"
+	        "  --now MS              the time to check expiry against, in "
+	        "ms since\n"
+	        "                        the Unix epoch (default: now)\n"
+	        "  -h, --help            show this text\n"
+	        "\n"
+	        "Alert targets are checked only when --node, --site or --tags "
+	        "is given.\n");
 }
 
 /* Options of verify that feed the checks. */
@@ -402,17 +438,17 @@ struct verify_opts {
 	const char *site;           /* --site, or NULL */
 	const char *tags[TAGS_MAX]; /* --tags, split at commas */
 	size_t n_tags;
-	bool have_applied;          /* --applied-version given */
+	bool have_applied; /* --applied-version given */
 	int64_t applied;
-	bool have_last_seq;         /* --last-seq given */
+	bool have_last_seq; /* --last-seq given */
 	int64_t last_seq;
-	int64_t now_ms;             /* --now, or the clock */
+	int64_t now_ms; /* --now, or the clock */
 };
 
 /* Parse and check the verified body; fills err on rejection. */
 static enum mc_err verify_checks(const struct mc_signed *s,
-				 const struct verify_opts *o,
-				 struct mc_error *err)
+                                 const struct verify_opts *o,
+                                 struct mc_error *err)
 {
 	enum mc_err rc = MC_ERR_INVAL;
 	char msg[MC_ERROR_MSG_MAX];
@@ -425,8 +461,9 @@ static enum mc_err verify_checks(const struct mc_signed *s,
 		rc = mc_pointer_parse(s->body, s->body_len, &p, err);
 		if (rc == MC_OK)
 			rc = mc_pointer_check(&p, o->node,
-					      o->have_applied ? o->applied :
-					      INT64_MIN, o->now_ms, err);
+			                      o->have_applied ? o->applied
+			                                      : INT64_MIN,
+			                      o->now_ms, err);
 		else
 			goto body_error;
 		mc_pointer_clear(&p);
@@ -434,15 +471,16 @@ static enum mc_err verify_checks(const struct mc_signed *s,
 	}
 	case MC_PURPOSE_ALERT: {
 		struct mc_alert a;
-		struct mc_who who = { o->node, o->site, o->tags, o->n_tags };
+		struct mc_who who = {o->node, o->site, o->tags, o->n_tags};
 		bool targeted = o->node || o->site || o->n_tags;
 
 		memset(&a, 0, sizeof(a));
 		rc = mc_alert_parse(s->body, s->body_len, &a, err);
 		if (rc == MC_OK)
 			rc = mc_alert_check(&a, targeted ? &who : NULL,
-					    o->have_last_seq ? o->last_seq :
-					    INT64_MIN, o->now_ms, err);
+			                    o->have_last_seq ? o->last_seq
+			                                     : INT64_MIN,
+			                    o->now_ms, err);
 		else
 			goto body_error;
 		mc_alert_clear(&a);
@@ -460,8 +498,7 @@ static enum mc_err verify_checks(const struct mc_signed *s,
 		mc_command_clear(&cmd);
 		break;
 	}
-	case MC_PURPOSE_ANY:
-		break;
+	case MC_PURPOSE_ANY: break;
 	}
 	return rc;
 
@@ -474,17 +511,16 @@ body_error:
 int mc_ctl_verify(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "pub", required_argument, NULL, 'k' },
-		{ "purpose", required_argument, NULL, 'p' },
-		{ "node", required_argument, NULL, 'n' },
-		{ "site", required_argument, NULL, 's' },
-		{ "tags", required_argument, NULL, 't' },
-		{ "applied-version", required_argument, NULL, 'a' },
-		{ "last-seq", required_argument, NULL, 'q' },
-		{ "now", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
+	        {"pub", required_argument, NULL, 'k'},
+	        {"purpose", required_argument, NULL, 'p'},
+	        {"node", required_argument, NULL, 'n'},
+	        {"site", required_argument, NULL, 's'},
+	        {"tags", required_argument, NULL, 't'},
+	        {"applied-version", required_argument, NULL, 'a'},
+	        {"last-seq", required_argument, NULL, 'q'},
+	        {"now", required_argument, NULL, 'w'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
 	struct mc_keyring kr;
 	struct mc_signed s;
 	struct mc_error err;
@@ -511,13 +547,13 @@ int mc_ctl_verify(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'k':
-			pubs[n_pubs++] = optarg;
-			break;
+		case 'k': pubs[n_pubs++] = optarg; break;
 		case 'p':
 			expect = mc_purpose_parse(optarg);
 			if (expect < 0) {
-				fail("verify", "--purpose: '%s' is not pointer, alert or command",
+				fail("verify",
+				     "--purpose: '%s' is not pointer, alert or "
+				     "command",
 				     optarg);
 				goto out;
 			}
@@ -526,10 +562,12 @@ int mc_ctl_verify(int argc, char **argv)
 		case 's': o.site = optarg; break;
 		case 't':
 			/* Split in place: optarg points into argv. */
-			for (char *save = NULL, *t = strtok_r(optarg, ",", &save);
+			for (char *save = NULL,
+			          *t = strtok_r(optarg, ",", &save);
 			     t; t = strtok_r(NULL, ",", &save)) {
 				if (o.n_tags == TAGS_MAX) {
-					fail("verify", "--tags: more than %d tags",
+					fail("verify",
+					     "--tags: more than %d tags",
 					     TAGS_MAX);
 					goto out;
 				}
@@ -538,7 +576,9 @@ int mc_ctl_verify(int argc, char **argv)
 			break;
 		case 'a':
 			if (!parse_i64(optarg, &o.applied)) {
-				fail("verify", "--applied-version: '%s' is not an integer",
+				fail("verify",
+				     "--applied-version: '%s' is not an "
+				     "integer",
 				     optarg);
 				goto out;
 			}
@@ -546,7 +586,8 @@ int mc_ctl_verify(int argc, char **argv)
 			break;
 		case 'q':
 			if (!parse_i64(optarg, &o.last_seq)) {
-				fail("verify", "--last-seq: '%s' is not an integer",
+				fail("verify",
+				     "--last-seq: '%s' is not an integer",
 				     optarg);
 				goto out;
 			}
@@ -554,7 +595,9 @@ int mc_ctl_verify(int argc, char **argv)
 			break;
 		case 'w':
 			if (!parse_i64(optarg, &o.now_ms)) {
-				fail("verify", "--now: '%s' is not milliseconds since the epoch",
+				fail("verify",
+				     "--now: '%s' is not milliseconds since "
+				     "the epoch",
 				     optarg);
 				goto out;
 			}
@@ -563,16 +606,15 @@ int mc_ctl_verify(int argc, char **argv)
 			verify_help(stdout);
 			rc = MC_CTL_OK;
 			goto out;
-		default:
-			rc = bad_option("verify", argv, c);
-			goto out;
+		default: rc = bad_option("verify", argv, c); goto out;
 		}
 	}
 	if (optind < argc)
 		path = argv[optind++];
 	if (optind < argc || n_pubs == 0) {
 		if (optind < argc)
-			fail("verify", "unexpected argument '%s'", argv[optind]);
+			fail("verify", "unexpected argument '%s'",
+			     argv[optind]);
 		else
 			fail("verify", "--pub FILE.pub is required");
 		fprintf(stderr, "Try 'minecastctl verify --help'.\n");
@@ -587,7 +629,7 @@ int mc_ctl_verify(int argc, char **argv)
 	}
 	if (read_input(path, INPUT_MAX, &buf, &len, &err) != MC_OK ||
 	    mc_envelope_verify(&kr, buf, len, (enum mc_purpose)expect, &s,
-			       &err) != MC_OK ||
+	                       &err) != MC_OK ||
 	    verify_checks(&s, &o, &err) != MC_OK) {
 		fail("verify", "%s", err.msg);
 		goto out;

@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* The fixed test seed: "minecast-fuzz-TEST-KEY-not-used!" in hex. */
 static const char test_seed_hex[] =
-	"6d696e65636173742d66757a7a2d544553542d4b45592d6e6f742d7573656421";
+        "6d696e65636173742d66757a7a2d544553542d4b45592d6e6f742d7573656421";
 
 /* 2023-11-12T00:00:00Z: inside the validity of the corpus documents. */
 #define FUZZ_NOW 1699747200000LL
@@ -51,7 +51,7 @@ static void init_once(void)
 		return;
 	for (int i = 0; i < 32; i++)
 		seed[i] = (unsigned char)(hexval(test_seed_hex[2 * i]) << 4 |
-					  hexval(test_seed_hex[2 * i + 1]));
+		                          hexval(test_seed_hex[2 * i + 1]));
 	if (mc_secret_key_from_seed(seed, &test_key, NULL) != MC_OK ||
 	    mc_keyring_add(&ring, test_key.pk, NULL) != MC_OK)
 		abort();
@@ -61,27 +61,31 @@ static void init_once(void)
 /* Open buf as each kind of message, with a node identity to match. */
 static void open_all(const char *buf, size_t len)
 {
-	static const char *const tags[] = { "nha-an", "lo-3" };
-	const struct mc_who who = { "pi-cua-lo-01", "cua-lo", tags, 2 };
+	static const char *const tags[] = {"nha-an", "lo-3"};
+	const struct mc_who who = {"pi-cua-lo-01", "cua-lo", tags, 2};
 	struct mc_signed s;
 	struct mc_pointer p;
 	struct mc_alert a;
 	struct mc_command c;
 
 	if (mc_envelope_verify(&ring, buf, len, MC_PURPOSE_ANY, &s, NULL) ==
-	    MC_OK && s.body[s.body_len] != '\0')
+	            MC_OK &&
+	    s.body[s.body_len] != '\0')
 		abort(); /* the body must be NUL-terminated */
 	mc_signed_clear(&s);
 	if (mc_pointer_open(&ring, buf, len, "pi-cua-lo-01", 6, FUZZ_NOW, &p,
-			    NULL) == MC_OK && (!p.node || p.version <= 6))
+	                    NULL) == MC_OK &&
+	    (!p.node || p.version <= 6))
 		abort(); /* accepted something the checks forbid */
 	mc_pointer_clear(&p);
 	if (mc_alert_open(&ring, buf, len, &who, 2, FUZZ_NOW, &a, NULL) ==
-	    MC_OK && (a.seq <= 2 || a.expires_ms <= FUZZ_NOW))
+	            MC_OK &&
+	    (a.seq <= 2 || a.expires_ms <= FUZZ_NOW))
 		abort();
 	mc_alert_clear(&a);
 	if (mc_command_open(&ring, buf, len, "pi-cua-lo-01", FUZZ_NOW, &c,
-			    NULL) == MC_OK && c.expires_ms <= FUZZ_NOW)
+	                    NULL) == MC_OK &&
+	    c.expires_ms <= FUZZ_NOW)
 		abort();
 	mc_command_clear(&c);
 }
@@ -92,7 +96,7 @@ static void resign_and_open(const uint8_t *data, size_t size)
 	json_t *env = json_loadb((const char *)data, size, 0, NULL);
 	json_t *body = env ? json_object_get(env, "body") : NULL;
 	int purpose = mc_purpose_parse(
-		json_string_value(json_object_get(env, "purpose")));
+	        json_string_value(json_object_get(env, "purpose")));
 	char *signed_env = NULL;
 	size_t len = 0;
 
@@ -101,8 +105,8 @@ static void resign_and_open(const uint8_t *data, size_t size)
 	if (purpose < 0)
 		purpose = MC_PURPOSE_POINTER;
 	if (mc_envelope_sign(&test_key, (enum mc_purpose)purpose,
-			     json_string_value(body), json_string_length(body),
-			     &signed_env, &len, NULL) == MC_OK)
+	                     json_string_value(body), json_string_length(body),
+	                     &signed_env, &len, NULL) == MC_OK)
 		open_all(signed_env, len);
 out:
 	free(signed_env);

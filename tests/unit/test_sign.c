@@ -22,28 +22,28 @@
 #include "minecast/util.h"
 
 /* 2023-11-12T00:00:00Z, Mine-workers' Tradition Day. */
-#define NOW 1699747200000LL
+#define NOW  1699747200000LL
 #define HOUR 3600000LL
 
 #define SHA_A "3f2a0000000000000000000000000000000000000000000000000000000000aa"
 
 static const char pointer_body[] =
-	"{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":7,"
-	"\"manifest_sha256\":\"" SHA_A "\",\"manifest_size\":5120,"
-	"\"manifest_url\":\"/v1/manifests/" SHA_A "\","
-	"\"issued_ms\":1699743600000,\"expires_ms\":1700352000000}";
+        "{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":7,"
+        "\"manifest_sha256\":\"" SHA_A "\",\"manifest_size\":5120,"
+        "\"manifest_url\":\"/v1/manifests/" SHA_A "\","
+        "\"issued_ms\":1699743600000,\"expires_ms\":1700352000000}";
 
 static const char alert_body[] =
-	"{\"v\":1,\"id\":\"sap-lo-01\",\"seq\":3,\"clear\":false,"
-	"\"level\":\"evacuate\",\"text\":\"Sơ tán ngay khỏi khu vực lò 3\","
-	"\"repeat\":3,\"start_at_ms\":1699747200500,"
-	"\"issued_ms\":1699747200000,\"expires_ms\":1699750800000,"
-	"\"targets\":{\"sites\":[\"cua-lo\"],\"tags\":[],\"nodes\":[]}}";
+        "{\"v\":1,\"id\":\"sap-lo-01\",\"seq\":3,\"clear\":false,"
+        "\"level\":\"evacuate\",\"text\":\"Sơ tán ngay khỏi khu vực lò 3\","
+        "\"repeat\":3,\"start_at_ms\":1699747200500,"
+        "\"issued_ms\":1699747200000,\"expires_ms\":1699750800000,"
+        "\"targets\":{\"sites\":[\"cua-lo\"],\"tags\":[],\"nodes\":[]}}";
 
 static const char command_body[] =
-	"{\"v\":1,\"id\":\"cmd-42\",\"node\":\"pi-cua-lo-01\","
-	"\"action\":\"volume\",\"volume\":60,"
-	"\"issued_ms\":1699747200000,\"expires_ms\":1699747500000}";
+        "{\"v\":1,\"id\":\"cmd-42\",\"node\":\"pi-cua-lo-01\","
+        "\"action\":\"volume\",\"volume\":60,"
+        "\"issued_ms\":1699747200000,\"expires_ms\":1699747500000}";
 
 /* Two fixed test keys: seeds 0,1,..,31 and 100,101,..,131. */
 static struct mc_secret_key key_a, key_b;
@@ -76,14 +76,15 @@ static int teardown(void **state)
 
 /* Sign body with key for purpose; the envelope is the caller's. */
 static char *sign(const struct mc_secret_key *key, enum mc_purpose purpose,
-		  const char *body)
+                  const char *body)
 {
 	struct mc_error err;
 	char *env = NULL;
 	size_t len = 0;
 
 	assert_int_equal(mc_envelope_sign(key, purpose, body, strlen(body),
-					  &env, &len, &err), MC_OK);
+	                                  &env, &len, &err),
+	                 MC_OK);
 	assert_non_null(env);
 	assert_int_equal(len, strlen(env));
 	return env;
@@ -123,7 +124,7 @@ static char *member(const char *env, const char *field)
 
 /* Verify env against ring expecting purpose; return the code. */
 static enum mc_err verify(const struct mc_keyring *kr, const char *env,
-			  enum mc_purpose expect, struct mc_error *err)
+                          enum mc_purpose expect, struct mc_error *err)
 {
 	struct mc_signed s;
 	enum mc_err rc;
@@ -146,7 +147,8 @@ static void round_trip(enum mc_purpose purpose, const char *body)
 	char *env = sign(&key_a, purpose, body);
 
 	assert_int_equal(mc_envelope_verify(&ring_a, env, strlen(env), purpose,
-					    &s, &err), MC_OK);
+	                                    &s, &err),
+	                 MC_OK);
 	assert_int_equal(s.purpose, purpose);
 	assert_string_equal(s.kid, key_a.kid);
 	assert_int_equal(s.body_len, strlen(body));
@@ -155,7 +157,8 @@ static void round_trip(enum mc_purpose purpose, const char *body)
 
 	/* MC_PURPOSE_ANY accepts it and reports what it is. */
 	assert_int_equal(mc_envelope_verify(&ring_a, env, strlen(env),
-					    MC_PURPOSE_ANY, &s, &err), MC_OK);
+	                                    MC_PURPOSE_ANY, &s, &err),
+	                 MC_OK);
 	assert_int_equal(s.purpose, purpose);
 	mc_signed_clear(&s);
 	free(env);
@@ -198,12 +201,13 @@ static void test_signed_bytes_are_documented(void **state)
 	char *msg = mc_printf("minecast/v1\npointer\n%s", pointer_body);
 
 	assert_int_equal(sodium_base642bin(sig, sizeof(sig), sig64,
-					   strlen(sig64), NULL, &n, NULL,
-					   sodium_base64_VARIANT_ORIGINAL), 0);
+	                                   strlen(sig64), NULL, &n, NULL,
+	                                   sodium_base64_VARIANT_ORIGINAL),
+	                 0);
 	assert_int_equal(n, 64);
-	assert_int_equal(crypto_sign_verify_detached(sig,
-						     (unsigned char *)msg,
-						     strlen(msg), key_a.pk), 0);
+	assert_int_equal(crypto_sign_verify_detached(sig, (unsigned char *)msg,
+	                                             strlen(msg), key_a.pk),
+	                 0);
 	free(msg);
 	free(sig64);
 	free(env);
@@ -242,14 +246,15 @@ static void test_reject_flipped_bit_in_sig(void **state)
 	char *bad;
 
 	assert_int_equal(sodium_base642bin(sig, sizeof(sig), sig64,
-					   strlen(sig64), NULL, &n, NULL,
-					   sodium_base64_VARIANT_ORIGINAL), 0);
+	                                   strlen(sig64), NULL, &n, NULL,
+	                                   sodium_base64_VARIANT_ORIGINAL),
+	                 0);
 	sig[17] ^= 0x10;
 	sodium_bin2base64(b64, sizeof(b64), sig, sizeof(sig),
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	bad = edit(env, "sig", b64);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	assert_non_null(strstr(err.msg, "does not verify"));
 	free(bad);
 	free(sig64);
@@ -269,7 +274,7 @@ static void test_reject_flipped_bit_in_body(void **state)
 	p[10] ^= 0x01;
 	bad = edit(env, "body", body);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	free(bad);
 
 	/* Trailing whitespace is still a different body. */
@@ -277,7 +282,7 @@ static void test_reject_flipped_bit_in_body(void **state)
 	body = mc_printf("%s ", pointer_body);
 	bad = edit(env, "body", body);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	free(bad);
 	free(body);
 	free(env);
@@ -290,13 +295,13 @@ static void test_reject_unknown_key(void **state)
 	char *bad;
 
 	assert_int_equal(verify(&ring_a, env, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_KEY);
+	                 MC_ERR_KEY);
 	assert_non_null(strstr(err.msg, key_b.kid));
 
 	/* Claiming a trusted kid with another key's signature fails. */
 	bad = edit(env, "kid", key_a.kid);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	free(bad);
 
 	/* An empty keyring trusts nothing. */
@@ -305,7 +310,7 @@ static void test_reject_unknown_key(void **state)
 
 		mc_keyring_init(&empty);
 		assert_int_equal(verify(&empty, env, MC_PURPOSE_ANY, &err),
-				 MC_ERR_KEY);
+		                 MC_ERR_KEY);
 	}
 	free(env);
 }
@@ -318,21 +323,21 @@ static void test_reject_wrong_purpose(void **state)
 
 	/* Authentic but for another purpose. */
 	assert_int_equal(verify(&ring_a, env, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PURPOSE);
+	                 MC_ERR_PURPOSE);
 	assert_non_null(strstr(err.msg, "signed for alert"));
 	assert_int_equal(verify(&ring_a, env, MC_PURPOSE_COMMAND, &err),
-			 MC_ERR_PURPOSE);
+	                 MC_ERR_PURPOSE);
 
 	/* Relabelled: the purpose is part of the signed bytes. */
 	bad = edit(env, "purpose", "pointer");
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	free(bad);
 
 	/* A purpose this build does not know. */
 	bad = edit(env, "purpose", "manifest");
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_ANY, &err),
-			 MC_ERR_PURPOSE);
+	                 MC_ERR_PURPOSE);
 	assert_non_null(strstr(err.msg, "purpose:"));
 	free(bad);
 	free(env);
@@ -341,14 +346,17 @@ static void test_reject_wrong_purpose(void **state)
 static void test_reject_malformed_envelope(void **state)
 {
 	static const char *const bad[] = {
-		"",
-		"not json",
-		"{\"format\":\"minecast-signed/1\"",
-		"[\"minecast-signed/1\"]",
-		"\"minecast-signed/1\"",
-		"{} trailing",
-		"{\"format\":\"minecast-signed/1\",\"format\":\"minecast-signed/1\"}",
-		"{\"format\":\"minecast-signed/1\",\"purpose\":\"pointer\",\"kid\":\"0011223344556677\",\"sig\":\"AAAA\",\"body\":\"\\u0000\"}",
+	        "",
+	        "not json",
+	        "{\"format\":\"minecast-signed/1\"",
+	        "[\"minecast-signed/1\"]",
+	        "\"minecast-signed/1\"",
+	        "{} trailing",
+	        "{\"format\":\"minecast-signed/"
+	        "1\",\"format\":\"minecast-signed/1\"}",
+	        "{\"format\":\"minecast-signed/"
+	        "1\",\"purpose\":\"pointer\",\"kid\":\"0011223344556677\","
+	        "\"sig\":\"AAAA\",\"body\":\"\\u0000\"}",
 	};
 	struct mc_error err;
 
@@ -372,21 +380,22 @@ static void test_reject_oversize(void **state)
 	memset(big, ' ', n);
 	big[0] = '{';
 	big[n - 1] = '}';
-	assert_int_equal(mc_envelope_verify(&ring_a, big, n, MC_PURPOSE_ANY,
-					    &s, &err), MC_ERR_TOO_LARGE);
+	assert_int_equal(
+	        mc_envelope_verify(&ring_a, big, n, MC_PURPOSE_ANY, &s, &err),
+	        MC_ERR_TOO_LARGE);
 	assert_null(s.body);
 
 	/* Exactly at the limit is parsed (and here fails as malformed). */
-	assert_int_equal(mc_envelope_verify(&ring_a, big, n - 1,
-					    MC_PURPOSE_ANY, &s, &err),
-			 MC_ERR_PARSE);
+	assert_int_equal(mc_envelope_verify(&ring_a, big, n - 1, MC_PURPOSE_ANY,
+	                                    &s, &err),
+	                 MC_ERR_PARSE);
 
 	/* The signer will not produce one either. */
 	body = malloc(n + 16);
 	snprintf(body, n + 16, "{\"text\":\"%0*d\"}", (int)(n - 12), 0);
 	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_ALERT, body,
-					  strlen(body), &env, NULL, &err),
-			 MC_ERR_TOO_LARGE);
+	                                  strlen(body), &env, NULL, &err),
+	                 MC_ERR_TOO_LARGE);
 	assert_null(env);
 	free(body);
 	free(big);
@@ -397,14 +406,14 @@ static void test_reject_bad_sig_encoding(void **state)
 	struct mc_error err;
 	char *env = sign(&key_a, MC_PURPOSE_POINTER, pointer_body);
 	char *sig64 = member(env, "sig");
-	unsigned char sig[64] = { 0 };
+	unsigned char sig[64] = {0};
 	char b64[200];
 	char *bad;
 
 	/* Not base64 at all. */
 	bad = edit(env, "sig", "!!not*base64!!");
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PARSE);
+	                 MC_ERR_PARSE);
 	assert_non_null(strstr(err.msg, "sig:"));
 	assert_non_null(strstr(err.msg, "base64"));
 	free(bad);
@@ -413,35 +422,35 @@ static void test_reject_bad_sig_encoding(void **state)
 	sig64[strlen(sig64) - 1] = '\0';
 	bad = edit(env, "sig", sig64);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PARSE);
+	                 MC_ERR_PARSE);
 	free(bad);
 
 	/* Valid base64 of 63 and 65 bytes. */
 	sodium_bin2base64(b64, sizeof(b64), sig, 63,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	bad = edit(env, "sig", b64);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PARSE);
+	                 MC_ERR_PARSE);
 	assert_non_null(strstr(err.msg, "sig: 63 bytes"));
 	free(bad);
 	{
-		unsigned char longer[65] = { 0 };
+		unsigned char longer[65] = {0};
 
 		sodium_bin2base64(b64, sizeof(b64), longer, 65,
-				  sodium_base64_VARIANT_ORIGINAL);
+		                  sodium_base64_VARIANT_ORIGINAL);
 	}
 	bad = edit(env, "sig", b64);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PARSE);
+	                 MC_ERR_PARSE);
 	assert_non_null(strstr(err.msg, "sig: 65 bytes"));
 	free(bad);
 
 	/* A zero signature of the right length is simply wrong. */
 	sodium_bin2base64(b64, sizeof(b64), sig, 64,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	bad = edit(env, "sig", b64);
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_SIG);
+	                 MC_ERR_SIG);
 	free(bad);
 	free(sig64);
 	free(env);
@@ -449,16 +458,16 @@ static void test_reject_bad_sig_encoding(void **state)
 
 static void test_reject_missing_fields(void **state)
 {
-	static const char *const fields[] = { "format", "purpose", "kid",
-					      "sig", "body" };
+	static const char *const fields[] = {"format", "purpose", "kid", "sig",
+	                                     "body"};
 	struct mc_error err;
 	char *env = sign(&key_a, MC_PURPOSE_POINTER, pointer_body);
 	char *bad, prefix[32];
 
 	for (size_t i = 0; i < MC_ARRAY_LEN(fields); i++) {
 		bad = edit(env, fields[i], NULL);
-		assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER,
-					&err), MC_ERR_PARSE);
+		assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
+		                 MC_ERR_PARSE);
 		snprintf(prefix, sizeof(prefix), "%s: missing", fields[i]);
 		assert_string_equal(err.msg, prefix);
 		free(bad);
@@ -471,14 +480,16 @@ static void test_reject_missing_fields(void **state)
 
 		json_object_set_new(j, "body", json_pack("{s:i}", "v", 1));
 		text = json_dumps(j, JSON_COMPACT);
-		assert_int_equal(verify(&ring_a, text, MC_PURPOSE_POINTER,
-					&err), MC_ERR_PARSE);
+		assert_int_equal(
+		        verify(&ring_a, text, MC_PURPOSE_POINTER, &err),
+		        MC_ERR_PARSE);
 		assert_string_equal(err.msg, "body: must be a string");
 		free(text);
 		json_object_set_new(j, "kid", json_integer(7));
 		text = json_dumps(j, JSON_COMPACT);
-		assert_int_equal(verify(&ring_a, text, MC_PURPOSE_POINTER,
-					&err), MC_ERR_PARSE);
+		assert_int_equal(
+		        verify(&ring_a, text, MC_PURPOSE_POINTER, &err),
+		        MC_ERR_PARSE);
 		assert_string_equal(err.msg, "kid: must be a string");
 		free(text);
 		json_decref(j);
@@ -487,7 +498,7 @@ static void test_reject_missing_fields(void **state)
 	/* A kid that is not 16 lower-case hex digits. */
 	bad = edit(env, "kid", "ABCDEF0123456789");
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_PARSE);
+	                 MC_ERR_PARSE);
 	assert_non_null(strstr(err.msg, "kid:"));
 	free(bad);
 	free(env);
@@ -500,7 +511,7 @@ static void test_reject_unsupported_format(void **state)
 	char *bad = edit(env, "format", "minecast-signed/2");
 
 	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
-			 MC_ERR_UNSUPPORTED);
+	                 MC_ERR_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "minecast-signed/2"));
 	free(bad);
 	free(env);
@@ -512,15 +523,18 @@ static void test_sign_refuses_non_object(void **state)
 	char *env = NULL;
 
 	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_POINTER, "[1]", 3,
-					  &env, NULL, &err), MC_ERR_PARSE);
+	                                  &env, NULL, &err),
+	                 MC_ERR_PARSE);
 	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_POINTER,
-					  "{\"a\":", 5, &env, NULL, &err),
-			 MC_ERR_PARSE);
+	                                  "{\"a\":", 5, &env, NULL, &err),
+	                 MC_ERR_PARSE);
 	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_POINTER,
-					  "{\"a\":\"\xff\"}", 9, &env, NULL,
-					  &err), MC_ERR_PARSE);
-	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_ANY, "{}", 2,
-					  &env, NULL, &err), MC_ERR_INVAL);
+	                                  "{\"a\":\"\xff\"}", 9, &env, NULL,
+	                                  &err),
+	                 MC_ERR_PARSE);
+	assert_int_equal(mc_envelope_sign(&key_a, MC_PURPOSE_ANY, "{}", 2, &env,
+	                                  NULL, &err),
+	                 MC_ERR_INVAL);
 	assert_null(env);
 }
 
@@ -528,43 +542,45 @@ static void test_sign_refuses_non_object(void **state)
 
 static void test_pointer_check(void **state)
 {
-	struct mc_pointer p = { 0 };
+	struct mc_pointer p = {0};
 	struct mc_error err;
 
 	p.node = "pi-cua-lo-01";
 	p.version = 7;
 	p.expires_ms = NOW + HOUR;
 	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-01", 6, NOW, &err),
-			 MC_OK);
+	                 MC_OK);
 	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-02", 6, NOW, &err),
-			 MC_ERR_NODE);
+	                 MC_ERR_NODE);
 	assert_non_null(strstr(err.msg, "pi-cua-lo-02"));
 	/* Replay of the applied version, and an older one. */
 	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-01", 7, NOW, &err),
-			 MC_ERR_REPLAY);
+	                 MC_ERR_REPLAY);
 	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-01", 9, NOW, &err),
-			 MC_ERR_REPLAY);
+	                 MC_ERR_REPLAY);
 	/* Expiry is exclusive: at expires_ms it is already refused. */
-	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-01", 6,
-					  NOW + HOUR, &err), MC_ERR_EXPIRED);
-	assert_int_equal(mc_pointer_check(&p, "pi-cua-lo-01", 6,
-					  NOW + HOUR - 1, &err), MC_OK);
+	assert_int_equal(
+	        mc_pointer_check(&p, "pi-cua-lo-01", 6, NOW + HOUR, &err),
+	        MC_ERR_EXPIRED);
+	assert_int_equal(
+	        mc_pointer_check(&p, "pi-cua-lo-01", 6, NOW + HOUR - 1, &err),
+	        MC_OK);
 	/* The node check comes first. */
-	assert_int_equal(mc_pointer_check(&p, "other", 9, NOW + 2 * HOUR,
-					  &err), MC_ERR_NODE);
+	assert_int_equal(mc_pointer_check(&p, "other", 9, NOW + 2 * HOUR, &err),
+	                 MC_ERR_NODE);
 	/* NULL node (offline tools) skips only the node check. */
 	assert_int_equal(mc_pointer_check(&p, NULL, 6, NOW, &err), MC_OK);
 	assert_int_equal(mc_pointer_check(&p, NULL, 7, NOW, &err),
-			 MC_ERR_REPLAY);
+	                 MC_ERR_REPLAY);
 }
 
 static void test_alert_check(void **state)
 {
-	struct mc_alert a = { 0 };
-	char *sites[] = { "cua-lo" };
-	const char *tags[] = { "nha-an" };
-	struct mc_who here = { "pi-cua-lo-01", "cua-lo", tags, 1 };
-	struct mc_who there = { "pi-mong-duong-01", "mong-duong", NULL, 0 };
+	struct mc_alert a = {0};
+	char *sites[] = {"cua-lo"};
+	const char *tags[] = {"nha-an"};
+	struct mc_who here = {"pi-cua-lo-01", "cua-lo", tags, 1};
+	struct mc_who there = {"pi-mong-duong-01", "mong-duong", NULL, 0};
 	struct mc_error err;
 
 	a.id = "sap-lo-01";
@@ -574,15 +590,14 @@ static void test_alert_check(void **state)
 	a.targets.n_sites = 1;
 	assert_int_equal(mc_alert_check(&a, &here, 2, NOW, &err), MC_OK);
 	assert_int_equal(mc_alert_check(&a, &here, INT64_MIN, NOW, &err),
-			 MC_OK);
+	                 MC_OK);
 	assert_int_equal(mc_alert_check(&a, &here, 3, NOW, &err),
-			 MC_ERR_REPLAY);
+	                 MC_ERR_REPLAY);
 	assert_int_equal(mc_alert_check(&a, &here, 4, NOW, &err),
-			 MC_ERR_REPLAY);
+	                 MC_ERR_REPLAY);
 	assert_int_equal(mc_alert_check(&a, &here, 2, NOW + HOUR, &err),
-			 MC_ERR_EXPIRED);
-	assert_int_equal(mc_alert_check(&a, &there, 2, NOW, &err),
-			 MC_ERR_NODE);
+	                 MC_ERR_EXPIRED);
+	assert_int_equal(mc_alert_check(&a, &there, 2, NOW, &err), MC_ERR_NODE);
 	assert_int_equal(mc_alert_check(&a, NULL, 2, NOW, &err), MC_OK);
 	/* Empty targets: the whole fleet. */
 	a.targets.n_sites = 0;
@@ -591,17 +606,16 @@ static void test_alert_check(void **state)
 
 static void test_command_check(void **state)
 {
-	struct mc_command c = { 0 };
+	struct mc_command c = {0};
 	struct mc_error err;
 
 	c.node = "pi-cua-lo-01";
 	c.expires_ms = NOW + 1000;
 	assert_int_equal(mc_command_check(&c, "pi-cua-lo-01", NOW, &err),
-			 MC_OK);
-	assert_int_equal(mc_command_check(&c, "pi-x", NOW, &err),
-			 MC_ERR_NODE);
-	assert_int_equal(mc_command_check(&c, "pi-cua-lo-01", NOW + 1000,
-					  &err), MC_ERR_EXPIRED);
+	                 MC_OK);
+	assert_int_equal(mc_command_check(&c, "pi-x", NOW, &err), MC_ERR_NODE);
+	assert_int_equal(mc_command_check(&c, "pi-cua-lo-01", NOW + 1000, &err),
+	                 MC_ERR_EXPIRED);
 }
 
 /* ---- open = verify + parse + check ---- */
@@ -614,30 +628,34 @@ static void test_pointer_open(void **state)
 	size_t len = strlen(env);
 
 	assert_int_equal(mc_pointer_open(&ring_a, env, len, "pi-cua-lo-01", 6,
-					 NOW, &p, &err), MC_OK);
+	                                 NOW, &p, &err),
+	                 MC_OK);
 	assert_string_equal(p.node, "pi-cua-lo-01");
 	assert_int_equal(p.version, 7);
 	assert_string_equal(p.manifest_sha256, SHA_A);
 	mc_pointer_clear(&p);
 
 	assert_int_equal(mc_pointer_open(&ring_a, env, len, "pi-cua-lo-02", 6,
-					 NOW, &p, &err), MC_ERR_NODE);
+	                                 NOW, &p, &err),
+	                 MC_ERR_NODE);
 	assert_null(p.node);
 	assert_int_equal(mc_pointer_open(&ring_a, env, len, "pi-cua-lo-01", 7,
-					 NOW, &p, &err), MC_ERR_REPLAY);
+	                                 NOW, &p, &err),
+	                 MC_ERR_REPLAY);
 	assert_int_equal(mc_pointer_open(&ring_a, env, len, "pi-cua-lo-01", 8,
-					 NOW, &p, &err), MC_ERR_REPLAY);
+	                                 NOW, &p, &err),
+	                 MC_ERR_REPLAY);
 	assert_int_equal(mc_pointer_open(&ring_a, env, len, "pi-cua-lo-01", 6,
-					 1700352000000LL, &p, &err),
-			 MC_ERR_EXPIRED);
+	                                 1700352000000LL, &p, &err),
+	                 MC_ERR_EXPIRED);
 	assert_null(p.node);
 	free(env);
 
 	/* An alert envelope is not a pointer. */
 	env = sign(&key_a, MC_PURPOSE_ALERT, alert_body);
 	assert_int_equal(mc_pointer_open(&ring_a, env, strlen(env),
-					 "pi-cua-lo-01", 0, NOW, &p, &err),
-			 MC_ERR_PURPOSE);
+	                                 "pi-cua-lo-01", 0, NOW, &p, &err),
+	                 MC_ERR_PURPOSE);
 	free(env);
 }
 
@@ -646,14 +664,14 @@ static void test_open_rejects_invalid_body(void **state)
 	/* Signed, valid JSON objects that are not valid messages: a signer
 	 * bug must not become a node crash or a half-read pointer. */
 	static const char *const bad_pointers[] = {
-		"{}",
-		"{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":\"7\"}",
-		"{\"v\":2,\"node\":\"pi-cua-lo-01\",\"version\":7,"
-		"\"manifest_sha256\":\"" SHA_A "\",\"manifest_size\":5120,"
-		"\"manifest_url\":\"/m\",\"issued_ms\":1,\"expires_ms\":2}",
-		"{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":7,"
-		"\"manifest_sha256\":\"zz\",\"manifest_size\":5120,"
-		"\"manifest_url\":\"/m\",\"issued_ms\":1,\"expires_ms\":2}",
+	        "{}",
+	        "{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":\"7\"}",
+	        "{\"v\":2,\"node\":\"pi-cua-lo-01\",\"version\":7,"
+	        "\"manifest_sha256\":\"" SHA_A "\",\"manifest_size\":5120,"
+	        "\"manifest_url\":\"/m\",\"issued_ms\":1,\"expires_ms\":2}",
+	        "{\"v\":1,\"node\":\"pi-cua-lo-01\",\"version\":7,"
+	        "\"manifest_sha256\":\"zz\",\"manifest_size\":5120,"
+	        "\"manifest_url\":\"/m\",\"issued_ms\":1,\"expires_ms\":2}",
 	};
 	struct mc_pointer p;
 	struct mc_alert a;
@@ -666,7 +684,7 @@ static void test_open_rejects_invalid_body(void **state)
 
 		env = sign(&key_a, MC_PURPOSE_POINTER, bad_pointers[i]);
 		rc = mc_pointer_open(&ring_a, env, strlen(env), "pi-cua-lo-01",
-				     0, NOW, &p, &err);
+		                     0, NOW, &p, &err);
 		if (rc == MC_OK || rc == MC_ERR_SIG || rc == MC_ERR_NODE ||
 		    rc == MC_ERR_EXPIRED || strncmp(err.msg, "body: ", 6))
 			fail_msg("case %zu: got %d (%s)", i, rc, err.msg);
@@ -677,45 +695,49 @@ static void test_open_rejects_invalid_body(void **state)
 
 	env = sign(&key_a, MC_PURPOSE_ALERT, "{\"v\":1,\"id\":\"x\"}");
 	assert_int_not_equal(mc_alert_open(&ring_a, env, strlen(env), NULL,
-					   INT64_MIN, NOW, &a, &err), MC_OK);
+	                                   INT64_MIN, NOW, &a, &err),
+	                     MC_OK);
 	assert_null(a.id);
 	assert_null(a.text);
 	free(env);
 
 	env = sign(&key_a, MC_PURPOSE_COMMAND,
-		   "{\"v\":1,\"id\":\"c\",\"node\":\"pi-cua-lo-01\","
-		   "\"action\":\"self-destruct\",\"issued_ms\":1,"
-		   "\"expires_ms\":1799747200000}");
+	           "{\"v\":1,\"id\":\"c\",\"node\":\"pi-cua-lo-01\","
+	           "\"action\":\"self-destruct\",\"issued_ms\":1,"
+	           "\"expires_ms\":1799747200000}");
 	assert_int_not_equal(mc_command_open(&ring_a, env, strlen(env),
-					     "pi-cua-lo-01", NOW, &c, &err),
-			     MC_OK);
+	                                     "pi-cua-lo-01", NOW, &c, &err),
+	                     MC_OK);
 	assert_null(c.id);
 	free(env);
 }
 
 static void test_alert_open(void **state)
 {
-	const char *tags[] = { "nha-an" };
-	struct mc_who here = { "pi-cua-lo-01", "cua-lo", tags, 1 };
-	struct mc_who there = { "pi-vang-danh-01", "vang-danh", NULL, 0 };
+	const char *tags[] = {"nha-an"};
+	struct mc_who here = {"pi-cua-lo-01", "cua-lo", tags, 1};
+	struct mc_who there = {"pi-vang-danh-01", "vang-danh", NULL, 0};
 	struct mc_alert a;
 	struct mc_error err;
 	char *env = sign(&key_a, MC_PURPOSE_ALERT, alert_body);
 	size_t len = strlen(env);
 
-	assert_int_equal(mc_alert_open(&ring_a, env, len, &here, 2, NOW, &a,
-				       &err), MC_OK);
+	assert_int_equal(
+	        mc_alert_open(&ring_a, env, len, &here, 2, NOW, &a, &err),
+	        MC_OK);
 	assert_string_equal(a.id, "sap-lo-01");
 	assert_int_equal(a.seq, 3);
 	assert_int_equal(a.level, MC_ALERT_EVACUATE);
 	mc_alert_clear(&a);
-	assert_int_equal(mc_alert_open(&ring_a, env, len, &here, 3, NOW, &a,
-				       &err), MC_ERR_REPLAY);
-	assert_int_equal(mc_alert_open(&ring_a, env, len, &there, 2, NOW, &a,
-				       &err), MC_ERR_NODE);
+	assert_int_equal(
+	        mc_alert_open(&ring_a, env, len, &here, 3, NOW, &a, &err),
+	        MC_ERR_REPLAY);
+	assert_int_equal(
+	        mc_alert_open(&ring_a, env, len, &there, 2, NOW, &a, &err),
+	        MC_ERR_NODE);
 	assert_int_equal(mc_alert_open(&ring_a, env, len, &here, 2,
-				       1699750800000LL, &a, &err),
-			 MC_ERR_EXPIRED);
+	                               1699750800000LL, &a, &err),
+	                 MC_ERR_EXPIRED);
 	assert_null(a.id);
 	free(env);
 }
@@ -727,16 +749,18 @@ static void test_command_open(void **state)
 	char *env = sign(&key_a, MC_PURPOSE_COMMAND, command_body);
 	size_t len = strlen(env);
 
-	assert_int_equal(mc_command_open(&ring_a, env, len, "pi-cua-lo-01",
-					 NOW, &c, &err), MC_OK);
+	assert_int_equal(mc_command_open(&ring_a, env, len, "pi-cua-lo-01", NOW,
+	                                 &c, &err),
+	                 MC_OK);
 	assert_int_equal(c.action, MC_CMD_VOLUME);
 	assert_int_equal(c.volume, 60);
 	mc_command_clear(&c);
-	assert_int_equal(mc_command_open(&ring_a, env, len, "pi-cua-lo-02",
-					 NOW, &c, &err), MC_ERR_NODE);
+	assert_int_equal(mc_command_open(&ring_a, env, len, "pi-cua-lo-02", NOW,
+	                                 &c, &err),
+	                 MC_ERR_NODE);
 	assert_int_equal(mc_command_open(&ring_a, env, len, "pi-cua-lo-01",
-					 NOW + HOUR, &c, &err),
-			 MC_ERR_EXPIRED);
+	                                 NOW + HOUR, &c, &err),
+	                 MC_ERR_EXPIRED);
 	free(env);
 }
 
@@ -756,13 +780,15 @@ static void test_keyring_parse_good(void **state)
 	struct mc_error err;
 	char *la = pub_line(&key_a), *lb = pub_line(&key_b);
 	char *text = mc_printf("# trusted controller keys\n\n"
-			       "  %s   # current\r\n"
-			       "\t%s\n"
-			       "# end", la, lb);
+	                       "  %s   # current\r\n"
+	                       "\t%s\n"
+	                       "# end",
+	                       la, lb);
 
 	mc_keyring_init(&kr);
-	assert_int_equal(mc_keyring_parse(&kr, text, strlen(text), "t.pub",
-					  &err), MC_OK);
+	assert_int_equal(
+	        mc_keyring_parse(&kr, text, strlen(text), "t.pub", &err),
+	        MC_OK);
 	assert_int_equal(kr.n_keys, 2);
 	assert_non_null(mc_keyring_find(&kr, key_a.kid));
 	assert_non_null(mc_keyring_find(&kr, key_b.kid));
@@ -788,7 +814,7 @@ static void keyring_bad(const char *text, enum mc_err code, const char *want)
 	rc = mc_keyring_parse(&kr, text, strlen(text), "t.pub", &err);
 	if (rc != code || !strstr(err.msg, want))
 		fail_msg("'%s': got %d '%s', want %d '%s'", text, rc, err.msg,
-			 code, want);
+		         code, want);
 	assert_int_equal(kr.n_keys, 1);
 	mc_keyring_clear(&kr);
 }
@@ -797,7 +823,7 @@ static void test_keyring_parse_bad(void **state)
 {
 	char *la = pub_line(&key_a);
 	char kid[MC_KID_SIZE], b64[100];
-	unsigned char short_key[31] = { 1 }, long_key[33] = { 1 };
+	unsigned char short_key[31] = {1}, long_key[33] = {1};
 	char *text;
 
 	/* A good line, then a bad one: nothing of the file is added. */
@@ -824,12 +850,12 @@ static void test_keyring_parse_bad(void **state)
 	free(text);
 	/* Wrong lengths (kid computed over the short bytes anyway). */
 	sodium_bin2base64(b64, sizeof(b64), short_key, sizeof(short_key),
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	text = mc_printf("minecast-ed25519-public %s %s", key_a.kid, b64);
 	keyring_bad(text, MC_ERR_KEY, "31 bytes, expected 32");
 	free(text);
 	sodium_bin2base64(b64, sizeof(b64), long_key, sizeof(long_key),
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	text = mc_printf("minecast-ed25519-public %s %s", key_a.kid, b64);
 	keyring_bad(text, MC_ERR_KEY, "33 bytes, expected 32");
 	free(text);
@@ -840,7 +866,7 @@ static void test_keyring_parse_bad(void **state)
 	free(text);
 	/* A secret key pasted into the trusted list. */
 	sodium_bin2base64(b64, sizeof(b64), key_a.seed, 32,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	text = mc_printf("minecast-ed25519-secret %s %s", key_a.kid, b64);
 	keyring_bad(text, MC_ERR_KEY, "SECRET");
 	free(text);
@@ -858,19 +884,21 @@ static void test_secret_key_parse(void **state)
 	char *text, *la = pub_line(&key_a);
 
 	sodium_bin2base64(b64, sizeof(b64), key_a.seed, 32,
-			  sodium_base64_VARIANT_ORIGINAL);
+	                  sodium_base64_VARIANT_ORIGINAL);
 	text = mc_printf("# controller key\nminecast-ed25519-secret %s %s\n",
-			 key_a.kid, b64);
-	assert_int_equal(mc_secret_key_parse(text, strlen(text), "c.key", &k,
-					     &err), MC_OK);
+	                 key_a.kid, b64);
+	assert_int_equal(
+	        mc_secret_key_parse(text, strlen(text), "c.key", &k, &err),
+	        MC_OK);
 	assert_memory_equal(k.pk, key_a.pk, 32);
 	assert_string_equal(k.kid, key_a.kid);
 	free(text);
 
 	mc_key_id(key_b.pk, kid_b);
 	text = mc_printf("minecast-ed25519-secret %s %s\n", kid_b, b64);
-	assert_int_equal(mc_secret_key_parse(text, strlen(text), "c.key", &k,
-					     &err), MC_ERR_KEY);
+	assert_int_equal(
+	        mc_secret_key_parse(text, strlen(text), "c.key", &k, &err),
+	        MC_ERR_KEY);
 	assert_non_null(strstr(err.msg, "does not match"));
 	/* The half-read key is wiped. */
 	{
@@ -881,17 +909,18 @@ static void test_secret_key_parse(void **state)
 	free(text);
 
 	text = mc_printf("minecast-ed25519-secret %s %s\n"
-			 "minecast-ed25519-secret %s %s\n", key_a.kid, b64,
-			 key_a.kid, b64);
-	assert_int_equal(mc_secret_key_parse(text, strlen(text), "c.key", &k,
-					     &err), MC_ERR_KEY);
+	                 "minecast-ed25519-secret %s %s\n",
+	                 key_a.kid, b64, key_a.kid, b64);
+	assert_int_equal(
+	        mc_secret_key_parse(text, strlen(text), "c.key", &k, &err),
+	        MC_ERR_KEY);
 	assert_non_null(strstr(err.msg, "c.key:2:"));
 	free(text);
 
-	assert_int_equal(mc_secret_key_parse(la, strlen(la), "c.key", &k,
-					     &err), MC_ERR_KEY);
+	assert_int_equal(mc_secret_key_parse(la, strlen(la), "c.key", &k, &err),
+	                 MC_ERR_KEY);
 	assert_int_equal(mc_secret_key_parse("", 0, "c.key", &k, &err),
-			 MC_ERR_KEY);
+	                 MC_ERR_KEY);
 	free(la);
 }
 
@@ -934,11 +963,12 @@ static void test_key_files_on_disk(void **state)
 	/* A secret key others can read is refused, like ssh does. */
 	assert_int_equal(chmod(keypath, 0644), 0);
 	assert_int_equal(mc_secret_key_load(keypath, &loaded, &err),
-			 MC_ERR_KEY);
+	                 MC_ERR_KEY);
 	assert_non_null(strstr(err.msg, "chmod 600"));
 	/* The public file is not a secret key file. */
-	assert_int_equal(mc_secret_key_load("/nonexistent/x.key", &loaded,
-					    &err), MC_ERR_IO);
+	assert_int_equal(
+	        mc_secret_key_load("/nonexistent/x.key", &loaded, &err),
+	        MC_ERR_IO);
 	assert_int_equal(mc_keyring_load(&kr, keypath, &err), MC_ERR_KEY);
 
 	unlink(keypath);
@@ -959,10 +989,10 @@ static void test_sha256_vectors(void **state)
 
 	mc_sha256_hex("", 0, hex);
 	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb924"
-				 "27ae41e4649b934ca495991b7852b855");
+	                         "27ae41e4649b934ca495991b7852b855");
 	mc_sha256_hex("abc", 3, hex);
 	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223"
-				 "b00361a396177a9cb410ff61f20015ad");
+	                         "b00361a396177a9cb410ff61f20015ad");
 }
 
 static void test_sha256_file(void **state)
@@ -987,10 +1017,10 @@ static void test_sha256_file(void **state)
 
 	/* The "abc" vector through a file. */
 	assert_int_equal(mc_write_file_atomic(path, "abc", 3, 0600, &err),
-			 MC_OK);
+	                 MC_OK);
 	assert_int_equal(mc_sha256_file(path, got, NULL, &err), MC_OK);
 	assert_string_equal(got, "ba7816bf8f01cfea414140de5dae2223"
-				 "b00361a396177a9cb410ff61f20015ad");
+	                         "b00361a396177a9cb410ff61f20015ad");
 	unlink(path);
 	assert_int_equal(mc_sha256_file(path, got, &size, &err), MC_ERR_IO);
 	assert_non_null(strstr(err.msg, path));
@@ -1011,33 +1041,33 @@ static void test_purpose_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_each_purpose),
-		cmocka_unit_test(test_signed_bytes_are_documented),
-		cmocka_unit_test(test_two_keys_in_ring),
-		cmocka_unit_test(test_reject_flipped_bit_in_sig),
-		cmocka_unit_test(test_reject_flipped_bit_in_body),
-		cmocka_unit_test(test_reject_unknown_key),
-		cmocka_unit_test(test_reject_wrong_purpose),
-		cmocka_unit_test(test_reject_malformed_envelope),
-		cmocka_unit_test(test_reject_oversize),
-		cmocka_unit_test(test_reject_bad_sig_encoding),
-		cmocka_unit_test(test_reject_missing_fields),
-		cmocka_unit_test(test_reject_unsupported_format),
-		cmocka_unit_test(test_sign_refuses_non_object),
-		cmocka_unit_test(test_pointer_check),
-		cmocka_unit_test(test_alert_check),
-		cmocka_unit_test(test_command_check),
-		cmocka_unit_test(test_pointer_open),
-		cmocka_unit_test(test_open_rejects_invalid_body),
-		cmocka_unit_test(test_alert_open),
-		cmocka_unit_test(test_command_open),
-		cmocka_unit_test(test_keyring_parse_good),
-		cmocka_unit_test(test_keyring_parse_bad),
-		cmocka_unit_test(test_secret_key_parse),
-		cmocka_unit_test(test_key_files_on_disk),
-		cmocka_unit_test(test_sha256_vectors),
-		cmocka_unit_test(test_sha256_file),
-		cmocka_unit_test(test_purpose_names),
+	        cmocka_unit_test(test_round_trip_each_purpose),
+	        cmocka_unit_test(test_signed_bytes_are_documented),
+	        cmocka_unit_test(test_two_keys_in_ring),
+	        cmocka_unit_test(test_reject_flipped_bit_in_sig),
+	        cmocka_unit_test(test_reject_flipped_bit_in_body),
+	        cmocka_unit_test(test_reject_unknown_key),
+	        cmocka_unit_test(test_reject_wrong_purpose),
+	        cmocka_unit_test(test_reject_malformed_envelope),
+	        cmocka_unit_test(test_reject_oversize),
+	        cmocka_unit_test(test_reject_bad_sig_encoding),
+	        cmocka_unit_test(test_reject_missing_fields),
+	        cmocka_unit_test(test_reject_unsupported_format),
+	        cmocka_unit_test(test_sign_refuses_non_object),
+	        cmocka_unit_test(test_pointer_check),
+	        cmocka_unit_test(test_alert_check),
+	        cmocka_unit_test(test_command_check),
+	        cmocka_unit_test(test_pointer_open),
+	        cmocka_unit_test(test_open_rejects_invalid_body),
+	        cmocka_unit_test(test_alert_open),
+	        cmocka_unit_test(test_command_open),
+	        cmocka_unit_test(test_keyring_parse_good),
+	        cmocka_unit_test(test_keyring_parse_bad),
+	        cmocka_unit_test(test_secret_key_parse),
+	        cmocka_unit_test(test_key_files_on_disk),
+	        cmocka_unit_test(test_sha256_vectors),
+	        cmocka_unit_test(test_sha256_file),
+	        cmocka_unit_test(test_purpose_names),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

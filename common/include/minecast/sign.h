@@ -48,24 +48,24 @@
 
 /* What a signature is for; part of the signed bytes. */
 enum mc_purpose {
-	MC_PURPOSE_ANY = -1,   /* mc_envelope_verify only: accept any */
-	MC_PURPOSE_POINTER = 0,/* desired-state pointer, node/<id>/desired */
-	MC_PURPOSE_ALERT,      /* urgent alert, alert/<id> */
-	MC_PURPOSE_COMMAND     /* remote command, node/<id>/cmd */
+	MC_PURPOSE_ANY = -1,    /* mc_envelope_verify only: accept any */
+	MC_PURPOSE_POINTER = 0, /* desired-state pointer, node/<id>/desired */
+	MC_PURPOSE_ALERT,       /* urgent alert, alert/<id> */
+	MC_PURPOSE_COMMAND      /* remote command, node/<id>/cmd */
 };
 
 /* A signing key.  Wipe with mc_secret_key_wipe() when done. */
 struct mc_secret_key {
-	unsigned char seed[32];   /* the secret: what the key file holds */
-	unsigned char sk[64];     /* libsodium's expanded secret (seed||pk) */
-	unsigned char pk[32];     /* the matching public key */
-	char kid[MC_KID_SIZE];    /* key id of pk */
+	unsigned char seed[32]; /* the secret: what the key file holds */
+	unsigned char sk[64];   /* libsodium's expanded secret (seed||pk) */
+	unsigned char pk[32];   /* the matching public key */
+	char kid[MC_KID_SIZE];  /* key id of pk */
 };
 
 /* A trusted public key. */
 struct mc_public_key {
-	unsigned char pk[32];     /* ed25519 public key */
-	char kid[MC_KID_SIZE];    /* key id of pk */
+	unsigned char pk[32];  /* ed25519 public key */
+	char kid[MC_KID_SIZE]; /* key id of pk */
 };
 
 /*
@@ -83,10 +83,10 @@ struct mc_keyring {
  * NUL-terminated; it is exactly the bytes the signature covers.
  */
 struct mc_signed {
-	enum mc_purpose purpose;  /* what it was signed for */
-	char kid[MC_KID_SIZE];    /* which trusted key signed it */
-	char *body;               /* the document JSON */
-	size_t body_len;          /* bytes of body without the NUL */
+	enum mc_purpose purpose; /* what it was signed for */
+	char kid[MC_KID_SIZE];   /* which trusted key signed it */
+	char *body;              /* the document JSON */
+	size_t body_len;         /* bytes of body without the NUL */
 };
 
 /*
@@ -109,12 +109,12 @@ void mc_key_id(const unsigned char pk[32], char out[MC_KID_SIZE]);
 
 /* Create a new random key. */
 enum mc_err mc_secret_key_generate(struct mc_secret_key *out,
-				   struct mc_error *err);
+                                   struct mc_error *err);
 
 /* Derive the key of a 32-byte seed (tests, fixed fuzz keys). */
 enum mc_err mc_secret_key_from_seed(const unsigned char seed[32],
-				    struct mc_secret_key *out,
-				    struct mc_error *err);
+                                    struct mc_secret_key *out,
+                                    struct mc_error *err);
 
 /* Overwrite every byte of key with zeros (sodium_memzero).  NULL is ok. */
 void mc_secret_key_wipe(struct mc_secret_key *key);
@@ -125,9 +125,9 @@ void mc_secret_key_wipe(struct mc_secret_key *key);
  * labels errors ("ctl.key:3: ...").  The kid on the line must match the
  * key.  On failure *out is wiped.
  */
-enum mc_err mc_secret_key_parse(const char *buf, size_t len,
-				const char *name, struct mc_secret_key *out,
-				struct mc_error *err);
+enum mc_err mc_secret_key_parse(const char *buf, size_t len, const char *name,
+                                struct mc_secret_key *out,
+                                struct mc_error *err);
 
 /*
  * Read a secret key file.  Refuses (MC_ERR_KEY) a file that group or
@@ -135,26 +135,25 @@ enum mc_err mc_secret_key_parse(const char *buf, size_t len,
  * anyone drive every loudspeaker.  Buffers holding the seed are wiped.
  */
 enum mc_err mc_secret_key_load(const char *path, struct mc_secret_key *out,
-			       struct mc_error *err);
+                               struct mc_error *err);
 
 /* Write the secret key file (mode 0600, atomically). */
 enum mc_err mc_secret_key_save(const struct mc_secret_key *key,
-			       const char *path, struct mc_error *err);
+                               const char *path, struct mc_error *err);
 
 /*
  * Write the public key file of key (mode 0644, atomically): a comment
  * line and one "minecast-ed25519-public" line.
  */
 enum mc_err mc_public_key_save(const struct mc_secret_key *key,
-			       const char *path, struct mc_error *err);
+                               const char *path, struct mc_error *err);
 
 /*
  * The "minecast-ed25519-public <kid> <base64>" line of a public key,
  * without newline, into out (at least MC_PUBLINE_SIZE bytes).
  */
 #define MC_PUBLINE_SIZE 96
-void mc_public_key_line(const unsigned char pk[32],
-			char out[MC_PUBLINE_SIZE]);
+void mc_public_key_line(const unsigned char pk[32], char out[MC_PUBLINE_SIZE]);
 
 /* ---- keyrings (node side) ---- */
 
@@ -168,7 +167,7 @@ void mc_keyring_clear(struct mc_keyring *kr);
  * different key with the same kid fails with MC_ERR_KEY.
  */
 enum mc_err mc_keyring_add(struct mc_keyring *kr, const unsigned char pk[32],
-			   struct mc_error *err);
+                           struct mc_error *err);
 
 /*
  * Add every "minecast-ed25519-public" line of buf.  Any bad line fails the
@@ -177,17 +176,16 @@ enum mc_err mc_keyring_add(struct mc_keyring *kr, const unsigned char pk[32],
  * never silently drops a trusted key.  name labels errors ("keys.pub:4:").
  * A text without any key fails with MC_ERR_KEY.
  */
-enum mc_err mc_keyring_parse(struct mc_keyring *kr, const char *buf,
-			     size_t len, const char *name,
-			     struct mc_error *err);
+enum mc_err mc_keyring_parse(struct mc_keyring *kr, const char *buf, size_t len,
+                             const char *name, struct mc_error *err);
 
 /* Read path (at most MC_MAX_KEYFILE_BYTES) and mc_keyring_parse it. */
 enum mc_err mc_keyring_load(struct mc_keyring *kr, const char *path,
-			    struct mc_error *err);
+                            struct mc_error *err);
 
 /* The key with this kid, or NULL.  Borrowed from kr. */
 const struct mc_public_key *mc_keyring_find(const struct mc_keyring *kr,
-					    const char *kid);
+                                            const char *kid);
 
 /* ---- envelopes ---- */
 
@@ -199,9 +197,9 @@ const struct mc_public_key *mc_keyring_find(const struct mc_keyring *kr,
  * MC_MAX_ENVELOPE_BYTES.
  */
 enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
-			     enum mc_purpose purpose, const char *body,
-			     size_t body_len, char **out, size_t *out_len,
-			     struct mc_error *err);
+                             enum mc_purpose purpose, const char *body,
+                             size_t body_len, char **out, size_t *out_len,
+                             struct mc_error *err);
 
 /*
  * Verify an envelope against kr.  expect is the purpose the caller wants,
@@ -219,8 +217,8 @@ enum mc_err mc_envelope_sign(const struct mc_secret_key *key,
  * it is cleared.  The body is not parsed: see mc_pointer_open and friends.
  */
 enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
-			       size_t len, enum mc_purpose expect,
-			       struct mc_signed *out, struct mc_error *err);
+                               size_t len, enum mc_purpose expect,
+                               struct mc_signed *out, struct mc_error *err);
 
 /* Free out->body and zero *out.  NULL is ok. */
 void mc_signed_clear(struct mc_signed *out);
@@ -236,8 +234,8 @@ void mc_signed_clear(struct mc_signed *out);
  *   MC_ERR_EXPIRED  now_ms >= p->expires_ms
  */
 enum mc_err mc_pointer_check(const struct mc_pointer *p, const char *node,
-			     int64_t applied_version, int64_t now_ms,
-			     struct mc_error *err);
+                             int64_t applied_version, int64_t now_ms,
+                             struct mc_error *err);
 
 /*
  * A node's checks on a verified alert, in this order:
@@ -247,8 +245,8 @@ enum mc_err mc_pointer_check(const struct mc_pointer *p, const char *node,
  *   MC_ERR_NODE     a->targets do not select who (skipped if who is NULL)
  */
 enum mc_err mc_alert_check(const struct mc_alert *a, const struct mc_who *who,
-			   int64_t last_seq, int64_t now_ms,
-			   struct mc_error *err);
+                           int64_t last_seq, int64_t now_ms,
+                           struct mc_error *err);
 
 /*
  * A node's checks on a verified command: MC_ERR_NODE if c->node differs
@@ -256,7 +254,7 @@ enum mc_err mc_alert_check(const struct mc_alert *a, const struct mc_who *who,
  * c->expires_ms: a late reboot is refused, not run.
  */
 enum mc_err mc_command_check(const struct mc_command *c, const char *node,
-			     int64_t now_ms, struct mc_error *err);
+                             int64_t now_ms, struct mc_error *err);
 
 /*
  * Verify (purpose pointer), parse the body with mc_pointer_parse and run
@@ -264,32 +262,31 @@ enum mc_err mc_command_check(const struct mc_command *c, const char *node,
  * mc_pointer_clear); on failure it is cleared.
  */
 enum mc_err mc_pointer_open(const struct mc_keyring *kr, const char *buf,
-			    size_t len, const char *node,
-			    int64_t applied_version, int64_t now_ms,
-			    struct mc_pointer *out, struct mc_error *err);
+                            size_t len, const char *node,
+                            int64_t applied_version, int64_t now_ms,
+                            struct mc_pointer *out, struct mc_error *err);
 
 /* The same for alerts: verify, mc_alert_parse, mc_alert_check. */
 enum mc_err mc_alert_open(const struct mc_keyring *kr, const char *buf,
-			  size_t len, const struct mc_who *who,
-			  int64_t last_seq, int64_t now_ms,
-			  struct mc_alert *out, struct mc_error *err);
+                          size_t len, const struct mc_who *who,
+                          int64_t last_seq, int64_t now_ms,
+                          struct mc_alert *out, struct mc_error *err);
 
 /* The same for commands: verify, mc_command_parse, mc_command_check. */
 enum mc_err mc_command_open(const struct mc_keyring *kr, const char *buf,
-			    size_t len, const char *node, int64_t now_ms,
-			    struct mc_command *out, struct mc_error *err);
+                            size_t len, const char *node, int64_t now_ms,
+                            struct mc_command *out, struct mc_error *err);
 
 /* ---- sha256 ---- */
 
 /* Lower-case hex sha256 of data[0..len) into out. */
-void mc_sha256_hex(const void *data, size_t len,
-		   char out[MC_SHA256_HEX_SIZE]);
+void mc_sha256_hex(const void *data, size_t len, char out[MC_SHA256_HEX_SIZE]);
 
 /*
  * Hash a file by streaming it (any size, constant memory) into out; its
  * size in *size (may be NULL).  MC_ERR_IO names the path and errno.
  */
 enum mc_err mc_sha256_file(const char *path, char out[MC_SHA256_HEX_SIZE],
-			   int64_t *size, struct mc_error *err);
+                           int64_t *size, struct mc_error *err);
 
 #endif
