@@ -513,6 +513,37 @@ fail:
 	return rc;
 }
 
+/*
+ * A date-time field.  A value that is not RFC 5545 syntax is malformed
+ * input (MC_ERR_PARSE), not a value out of range.
+ */
+static enum mc_err get_datetime(json_t *obj, const char *path,
+				const char *key, char **out,
+				struct mc_error *err)
+{
+	enum mc_err rc;
+
+	rc = mc__json_string_check(obj, path, key, MC__OPTIONAL, MC__NAME_MAX,
+				   datetime_valid, dt_desc, out, err);
+	if (rc == MC_ERR_RANGE && err)
+		err->code = MC_ERR_PARSE;
+	return rc == MC_ERR_RANGE ? MC_ERR_PARSE : rc;
+}
+
+/* The same for a list of them (rdate, exdate). */
+static enum mc_err get_datetimes(json_t *obj, const char *path,
+				 const char *key, char ***out, size_t *n,
+				 struct mc_error *err)
+{
+	enum mc_err rc;
+
+	rc = mc__json_strv(obj, path, key, MAX_DATES, MC__NAME_MAX,
+			   datetime_valid, dt_desc, out, n, err);
+	if (rc == MC_ERR_RANGE && err)
+		err->code = MC_ERR_PARSE;
+	return rc == MC_ERR_RANGE ? MC_ERR_PARSE : rc;
+}
+
 /* dtstart, dtend, duration, tzid, rrule, rdate, exdate. */
 static enum mc_err parse_entry_times(json_t *obj, const char *path,
 				     struct mc_entry *e, struct mc_error *err)
@@ -521,10 +552,8 @@ static enum mc_err parse_entry_times(json_t *obj, const char *path,
 	const char *orphan = NULL;
 	enum mc_err rc;
 
-	TRY(mc__json_string_check(obj, path, "dtstart", MC__OPTIONAL, 16,
-				  datetime_valid, dt_desc, &e->dtstart, err));
-	TRY(mc__json_string_check(obj, path, "dtend", MC__OPTIONAL, 16,
-				  datetime_valid, dt_desc, &e->dtend, err));
+	TRY(get_datetime(obj, path, "dtstart", &e->dtstart, err));
+	TRY(get_datetime(obj, path, "dtend", &e->dtend, err));
 	TRY(mc__json_string_check(obj, path, "duration", MC__OPTIONAL,
 				  MC__RULE_MAX, nonempty,
 				  "a non-empty RFC 5545 duration", &e->duration,
@@ -536,10 +565,9 @@ static enum mc_err parse_entry_times(json_t *obj, const char *path,
 	TRY(mc__json_string_check(obj, path, "rrule", MC__OPTIONAL,
 				  MC__RULE_MAX, nonempty,
 				  "a non-empty RFC 5545 RRULE", &e->rrule, err));
-	TRY(mc__json_strv(obj, path, "rdate", MAX_DATES, 16, datetime_valid,
-			  dt_desc, &e->rdates, &e->n_rdates, err));
-	TRY(mc__json_strv(obj, path, "exdate", MAX_DATES, 16, datetime_valid,
-			  dt_desc, &e->exdates, &e->n_exdates, err));
+	TRY(get_datetimes(obj, path, "rdate", &e->rdates, &e->n_rdates, err));
+	TRY(get_datetimes(obj, path, "exdate", &e->exdates, &e->n_exdates,
+			  err));
 	if (e->dtend && e->duration) {
 		mc__json_path(field, sizeof(field), path, "dtend");
 		return mc_error_set(err, MC_ERR_RANGE,
