@@ -185,6 +185,19 @@ refused "expires_ms: alert 'sap-lo-01' expired" \
 refused "purpose: signed for alert, expected pointer" \
 	"$ctl" verify --pub ctl.pub --purpose pointer --now "$now" a.env
 
+# ---- commands ----
+cat >command.json <<'EOF'
+{"v":1,"id":"cmd-42","node":"pi-cua-lo-01","action":"volume","volume":60,"issued_ms":1699747200000,"expires_ms":1699747500000}
+EOF
+run 0 "$ctl" sign --key ctl.key --purpose command --out c.env command.json
+run 0 "$ctl" verify --pub ctl.pub --purpose command --node pi-cua-lo-01 --now "$now" c.env
+has out "ok: command signed by $kid"
+refused "node: command is for 'pi-cua-lo-01', this node is 'pi-cua-lo-02'" \
+	"$ctl" verify --pub ctl.pub --node pi-cua-lo-02 --now "$now" c.env
+# A late reboot or volume change is refused, not run.
+refused "expires_ms: command expired" \
+	"$ctl" verify --pub ctl.pub --node pi-cua-lo-01 --now 1699747500000 c.env
+
 # ---- usage errors ----
 run 2 "$ctl" verify p.env
 has err "--pub FILE.pub is required"
