@@ -172,6 +172,21 @@ static const char *get_string(json_t *env, const char *name,
 	return json_string_value(v);
 }
 
+/*
+ * s for an error message if it is short printable ASCII, else a
+ * placeholder: unverified input must not write control characters or
+ * fake lines into a technician's log.
+ */
+static const char *shown(const char *s)
+{
+	size_t n = 0;
+
+	for (const char *p = s; *p; p++, n++)
+		if (*p < 0x20 || *p > 0x7e || *p == '\'' || n >= 64)
+			return "(unprintable or too long)";
+	return s;
+}
+
 static bool kid_syntax_ok(const char *kid)
 {
 	if (strlen(kid) != MC_KID_SIZE - 1)
@@ -230,7 +245,7 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 		rc = mc_error_set(err, MC_ERR_UNSUPPORTED,
 		                  "format: '%.64s' is not supported (this "
 		                  "build reads " MC_SIGN_FORMAT ")",
-		                  format);
+		                  shown(format));
 		goto out;
 	}
 	purpose_s = get_string(env, "purpose", err);
@@ -272,7 +287,7 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 		rc = mc_error_set(err, MC_ERR_PURPOSE,
 		                  "purpose: '%.32s' is not one of pointer, "
 		                  "alert, command",
-		                  purpose_s);
+		                  shown(purpose_s));
 		goto out;
 	}
 	key = mc_keyring_find(kr, kid);

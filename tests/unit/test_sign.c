@@ -514,6 +514,14 @@ static void test_reject_unsupported_format(void **state)
 	                 MC_ERR_UNSUPPORTED);
 	assert_non_null(strstr(err.msg, "minecast-signed/2"));
 	free(bad);
+
+	/* Unverified text never puts control characters into a log line. */
+	bad = edit(env, "format", "x\n2023-11-12 info fake: all is well");
+	assert_int_equal(verify(&ring_a, bad, MC_PURPOSE_POINTER, &err),
+	                 MC_ERR_UNSUPPORTED);
+	assert_null(strchr(err.msg, '\n'));
+	assert_null(strstr(err.msg, "fake"));
+	free(bad);
 	free(env);
 }
 
