@@ -185,7 +185,11 @@ static void fmt_clock(const struct preview *p, int64_t t, char *buf,
 		return;
 	}
 	mc_sched_local(p->s, SIZE_MAX, t, NULL, NULL, NULL, &h, &mi, &se);
-	snprintf(buf, cap, "%02d:%02d:%02d", h, mi, se);
+	if (t % 1000)
+		snprintf(buf, cap, "%02d:%02d:%02d.%03d", h, mi, se,
+			 (int)((t % 1000 + 1000) % 1000));
+	else
+		snprintf(buf, cap, "%02d:%02d:%02d", h, mi, se);
 }
 
 static void fmt_dur(int64_t ms, char *buf, size_t cap)
@@ -238,7 +242,7 @@ static void print_item(const struct preview *p, size_t entry,
 static void print_seg(const struct preview *p, const struct seg *g)
 {
 	const struct mc_manifest *m = p->m;
-	char a[16], b[16];
+	char a[24], b[24];
 
 	fmt_clock(p, g->from, a, sizeof(a));
 	fmt_clock(p, g->to, b, sizeof(b));
@@ -278,11 +282,14 @@ static void print_seg(const struct preview *p, const struct seg *g)
 		if (e->founded)
 			printf(", founded %d", e->founded);
 	}
-	if (g->n_group > 1)
-		printf("\n      (shared round-robin, clocked from %s)",
-		       (fmt_clock(p, g->anchor < p->day_from ? p->day_from
-							     : g->anchor,
-				  a, sizeof(a)), a));
+	if (g->n_group > 1) {
+		int y, mo, d, h, mi, se;
+
+		mc_sched_local(p->s, SIZE_MAX, g->anchor, &y, &mo, &d, &h, &mi,
+			       &se);
+		printf("\n      (shared round-robin, clocked from "
+		       "%04d-%02d-%02d %02d:%02d:%02d)", y, mo, d, h, mi, se);
+	}
 	putchar('\n');
 	if (g->once) {
 		const struct mc_entry *e = &m->entries[g->group[0]];
@@ -291,7 +298,7 @@ static void print_seg(const struct preview *p, const struct seg *g)
 		for (size_t k = 0; e->playlist && k < e->playlist->n_items;
 		     k++) {
 			const struct mc_item *it = &e->playlist->items[k];
-			char when[16];
+			char when[24];
 
 			fmt_clock(p, at, when, sizeof(when));
 			print_item(p, g->group[0], it, g->occ_start, when);
