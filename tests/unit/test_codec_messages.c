@@ -757,8 +757,9 @@ static void test_topics_parse(void **state)
 		"minecast/v1/node//state", "minecast/v1/node/+/state",
 		"minecast/v1/node/pi-1/state/extra", "minecast/v2/node/pi-1/state",
 		"minecast/v1/node/pi 1/state", "minecast/v1/node/pi-1/#",
-		"minecast/v1/alert/x", "", "minecast/v1/node/"
-		"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/state",
+		"minecast/v1/alert/x", "",
+		("minecast/v1/node/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		 "aaaaaaaaaaaaaaaaaaaa/state"), /* a 65-byte id */
 	};
 	char id[65];
 	const char *sfx;
