@@ -23,27 +23,32 @@
 #include "minecast/text.h"
 #include "minecast/util.h"
 
-#define TRY(x) do { rc = (x); if (rc != MC_OK) goto fail; } while (0)
+#define TRY(x)                                                                 \
+	do {                                                                   \
+		rc = (x);                                                      \
+		if (rc != MC_OK)                                               \
+			goto fail;                                             \
+	} while (0)
 
 #define FORMAT_CAMPAIGN "minecast-campaign/1"
 #define FORMAT_MANIFEST "minecast-manifest/1"
-#define DEFAULT_TZ "Asia/Ho_Chi_Minh"
+#define DEFAULT_TZ      "Asia/Ho_Chi_Minh"
 
 /* Element counts; the 4 MiB input limit bounds them too, these keep the
  * error readable and the quadratic-free checks below cheap. */
-#define MAX_CONTENT 10000
+#define MAX_CONTENT   10000
 #define MAX_PLAYLISTS 10000
-#define MAX_ENTRIES 10000
-#define MAX_ITEMS 1000
-#define MAX_DATES 1000
+#define MAX_ENTRIES   10000
+#define MAX_ITEMS     1000
+#define MAX_DATES     1000
 
 #define MAX_DURATION_MS (24 * 3600 * 1000LL) /* natural length of audio */
-#define MAX_ASSET_SIZE (1LL << 40)            /* 1 TiB: any real file */
+#define MAX_ASSET_SIZE  (1LL << 40)          /* 1 TiB: any real file */
 
-static const char dt_desc[] =
-	"an RFC 5545 date \"YYYYMMDD\" or date-time \"YYYYMMDDTHHMMSS\" with optional Z";
+static const char dt_desc[] = "an RFC 5545 date \"YYYYMMDD\" or date-time "
+                              "\"YYYYMMDDTHHMMSS\" with optional Z";
 
-/* ---- string syntax checks ---------------------------------------------- */
+/* ---- string syntax checks ---- */
 
 static bool all_digits(const char *s, size_t n)
 {
@@ -69,8 +74,8 @@ static bool leap(int y)
 
 static int days_in_month(int y, int m)
 {
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-				    30, 31 };
+	static const int days[] = {31, 28, 31, 30, 31, 30,
+	                           31, 31, 30, 31, 30, 31};
 
 	return m == 2 && leap(y) ? 29 : days[m - 1];
 }
@@ -150,7 +155,7 @@ static bool nonempty(const char *s)
 	return s[0] != '\0';
 }
 
-/* ---- RFC 3339 "generated" --------------------------------------------- */
+/* ---- RFC 3339 "generated" ---- */
 
 /* Days from 1970-01-01 to y-m-d in the proleptic Gregorian calendar. */
 static int64_t days_from_civil(int y, int m, int d)
@@ -219,8 +224,8 @@ static bool rfc3339_parse(const char *s, int64_t *out)
 	if ((s[i] == 'Z' || s[i] == 'z') && s[i + 1] == '\0') {
 		off = 0;
 	} else if ((s[i] == '+' || s[i] == '-') && strlen(s + i) == 6 &&
-		   all_digits(s + i + 1, 2) && s[i + 3] == ':' &&
-		   all_digits(s + i + 4, 2)) {
+	           all_digits(s + i + 1, 2) && s[i + 3] == ':' &&
+	           all_digits(s + i + 4, 2)) {
 		int oh = num(s + i + 1, 2), om = num(s + i + 4, 2);
 
 		if (oh > 23 || om > 59)
@@ -246,18 +251,18 @@ static void rfc3339_format(int64_t ms, char *buf, size_t n)
 	civil_from_days(days, &y, &mo, &d);
 	if (ms % 1000)
 		snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", y, mo,
-			 d, (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60), (int)(ms % 1000));
+		         d, (int)(rem / 3600), (int)(rem / 60 % 60),
+		         (int)(rem % 60), (int)(ms % 1000));
 	else
 		snprintf(buf, n, "%04d-%02d-%02dT%02d:%02d:%02dZ", y, mo, d,
-			 (int)(rem / 3600), (int)(rem / 60 % 60),
-			 (int)(rem % 60));
+		         (int)(rem / 3600), (int)(rem / 60 % 60),
+		         (int)(rem % 60));
 }
 
-/* ---- enum adapters for mc__json_enum ------------------------------------ */
+/* ---- enum adapters for mc__json_enum ---- */
 
-static const char *const align_names[] = { "center", "left", "right" };
-static const char *const effect_names[] = { "none", "outline", "shadow" };
+static const char *const align_names[] = {"center", "left", "right"};
+static const char *const effect_names[] = {"none", "outline", "shadow"};
 
 static int table_parse(const char *const *t, size_t n, const char *s)
 {
@@ -277,34 +282,35 @@ static int effect_parse(const char *s)
 	return table_parse(effect_names, MC_ARRAY_LEN(effect_names), s);
 }
 
-/* ---- first pass: one element at a time ---------------------------------- */
+/* ---- first pass: one element at a time ---- */
 
 static enum mc_err parse_header(json_t *root, enum mc_doc_kind expect,
-				struct mc_manifest *m, struct mc_error *err)
+                                struct mc_manifest *m, struct mc_error *err)
 {
-	const char *want = expect == MC_DOC_MANIFEST ? FORMAT_MANIFEST :
-						       FORMAT_CAMPAIGN;
+	const char *want =
+	        expect == MC_DOC_MANIFEST ? FORMAT_MANIFEST : FORMAT_CAMPAIGN;
 	char *format = NULL, *generated = NULL;
 	enum mc_err rc;
 
 	m->kind = expect;
 	TRY(mc__json_string(root, "", "format", MC__REQUIRED, MC__NAME_MAX,
-			    &format, err));
+	                    &format, err));
 	if (strcmp(format, want) != 0) {
 		bool known = strcmp(format, FORMAT_CAMPAIGN) == 0 ||
-			     strcmp(format, FORMAT_MANIFEST) == 0;
+		             strcmp(format, FORMAT_MANIFEST) == 0;
 
-		rc = mc_error_set(err, known ? MC_ERR_RANGE : MC_ERR_UNSUPPORTED,
-				  "format: \"%.40s\" where \"%s\" is expected",
-				  format, want);
+		rc = mc_error_set(err,
+		                  known ? MC_ERR_RANGE : MC_ERR_UNSUPPORTED,
+		                  "format: \"%.40s\" where \"%s\" is expected",
+		                  format, want);
 		goto fail;
 	}
 	TRY(mc__json_string(root, "", "name", MC__OPTIONAL, MC__NAME_MAX,
-			    &m->name, err));
+	                    &m->name, err));
 	TRY(mc__json_string_check(root, "", "timezone", MC__OPTIONAL,
-				  MC__NAME_MAX, tz_name_valid,
-				  "a time zone name such as Asia/Ho_Chi_Minh",
-				  &m->timezone, err));
+	                          MC__NAME_MAX, tz_name_valid,
+	                          "a time zone name such as Asia/Ho_Chi_Minh",
+	                          &m->timezone, err));
 	if (!m->timezone && !(m->timezone = strdup(DEFAULT_TZ))) {
 		rc = mc_error_set(err, MC_ERR_NOMEM, "timezone: out of memory");
 		goto fail;
@@ -312,11 +318,12 @@ static enum mc_err parse_header(json_t *root, enum mc_doc_kind expect,
 	if (expect == MC_DOC_MANIFEST) {
 		TRY(mc__json_id(root, "", "node", MC__REQUIRED, &m->node, err));
 		TRY(mc__json_string(root, "", "generated", MC__OPTIONAL,
-				    MC__NAME_MAX, &generated, err));
+		                    MC__NAME_MAX, &generated, err));
 		if (generated && !rfc3339_parse(generated, &m->generated_ms)) {
 			rc = mc_error_set(err, MC_ERR_PARSE,
-					  "generated: \"%.40s\" is not an RFC 3339 time after 1970",
-					  generated);
+			                  "generated: \"%.40s\" is not an RFC "
+			                  "3339 time after 1970",
+			                  generated);
 			goto fail;
 		}
 	}
@@ -328,7 +335,7 @@ fail:
 }
 
 static enum mc_err parse_style(json_t *obj, const char *path,
-			       struct mc_style *st, struct mc_error *err)
+                               struct mc_style *st, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	json_t *o;
@@ -343,19 +350,19 @@ static enum mc_err parse_style(json_t *obj, const char *path,
 		return MC_OK;
 	mc__json_path(field, sizeof(field), path, "style");
 	TRY(mc__json_string(o, field, "font", MC__OPTIONAL, MC__NAME_MAX,
-			    &st->font, err));
+	                    &st->font, err));
 	TRY(mc__json_colour(o, field, "fg", 0xFFFFFF, &st->fg, err));
 	TRY(mc__json_colour(o, field, "bg", 0x000000, &st->bg, err));
 	TRY(mc__json_id(o, field, "bg_image", MC__OPTIONAL, &st->bg_image,
-			err));
+	                err));
 	TRY(mc__json_enum(o, field, "align", MC__OPTIONAL, align_parse,
-			  "center|left|right", MC_ALIGN_CENTER, &v, err));
+	                  "center|left|right", MC_ALIGN_CENTER, &v, err));
 	st->align = (enum mc_align)v;
 	TRY(mc__json_enum(o, field, "effect", MC__OPTIONAL, effect_parse,
-			  "none|outline|shadow", MC_EFFECT_NONE, &v, err));
+	                  "none|outline|shadow", MC_EFFECT_NONE, &v, err));
 	st->effect = (enum mc_effect)v;
 	TRY(mc__json_bool(o, field, "ticker", MC__OPTIONAL, false, &st->ticker,
-			  err));
+	                  err));
 fail:
 	return rc;
 }
@@ -365,38 +372,39 @@ fail:
  * beside the campaign, a manifest by sha256 and size (and usually a URL).
  */
 static enum mc_err parse_asset(json_t *obj, const char *path,
-			       enum mc_doc_kind kind, struct mc_asset *a,
-			       struct mc_error *err)
+                               enum mc_doc_kind kind, struct mc_asset *a,
+                               struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
 
-	TRY(mc__json_string_check(obj, path, "src", kind == MC_DOC_CAMPAIGN,
-				  MC__URL_MAX, rel_path_valid,
-				  "a path relative to the campaign file, without \"..\"",
-				  &a->src, err));
+	TRY(mc__json_string_check(
+	        obj, path, "src", kind == MC_DOC_CAMPAIGN, MC__URL_MAX,
+	        rel_path_valid,
+	        "a path relative to the campaign file, without \"..\"", &a->src,
+	        err));
 	TRY(mc__json_sha256(obj, path, "sha256", kind == MC_DOC_MANIFEST,
-			    a->sha256, err));
+	                    a->sha256, err));
 	TRY(mc__json_int(obj, path, "size", kind == MC_DOC_MANIFEST, 1,
-			 MAX_ASSET_SIZE, 0, &a->size, err));
+	                 MAX_ASSET_SIZE, 0, &a->size, err));
 	TRY(mc__json_string_check(obj, path, "url", MC__OPTIONAL, MC__URL_MAX,
-				  nonempty, "a non-empty URL", &a->url, err));
-	TRY(mc__json_string_check(obj, path, "mime", MC__OPTIONAL,
-				  MC__NAME_MAX, nonempty,
-				  "a non-empty media type", &a->mime, err));
+	                          nonempty, "a non-empty URL", &a->url, err));
+	TRY(mc__json_string_check(obj, path, "mime", MC__OPTIONAL, MC__NAME_MAX,
+	                          nonempty, "a non-empty media type", &a->mime,
+	                          err));
 	/* A size without its hash could never be verified. */
 	if (a->size && !a->sha256[0]) {
 		mc__json_path(field, sizeof(field), path, "size");
 		rc = mc_error_set(err, MC_ERR_MISSING,
-				  "%s: given without sha256", field);
+		                  "%s: given without sha256", field);
 	}
 fail:
 	return rc;
 }
 
 static enum mc_err parse_content(json_t *obj, const char *path,
-				 enum mc_doc_kind kind, struct mc_content *c,
-				 struct mc_error *err)
+                                 enum mc_doc_kind kind, struct mc_content *c,
+                                 struct mc_error *err)
 {
 	bool text_required;
 	enum mc_err rc;
@@ -404,21 +412,21 @@ static enum mc_err parse_content(json_t *obj, const char *path,
 
 	if (!json_is_object(obj))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
-				    path);
+		                    path);
 	TRY(mc__json_id(obj, path, "id", MC__REQUIRED, &c->id, err));
 	TRY(mc__json_enum(obj, path, "type", MC__REQUIRED,
-			  mc_content_type_parse, "slogan|image|audio|speech",
-			  0, &v, err));
+	                  mc_content_type_parse, "slogan|image|audio|speech", 0,
+	                  &v, err));
 	c->type = (enum mc_content_type)v;
 	TRY(mc__json_string(obj, path, "name", MC__OPTIONAL, MC__NAME_MAX,
-			    &c->name, err));
+	                    &c->name, err));
 	/* Images carry no text; audio text is an optional transcript. */
-	text_required = c->type == MC_CONTENT_SLOGAN ||
-			c->type == MC_CONTENT_SPEECH;
+	text_required =
+	        c->type == MC_CONTENT_SLOGAN || c->type == MC_CONTENT_SPEECH;
 	if (c->type != MC_CONTENT_IMAGE)
 		TRY(mc__json_string_check(obj, path, "text", text_required,
-					  MC__TEXT_MAX, nonempty,
-					  "non-empty text", &c->text, err));
+		                          MC__TEXT_MAX, nonempty,
+		                          "non-empty text", &c->text, err));
 	switch (c->type) {
 	case MC_CONTENT_SLOGAN:
 		TRY(parse_style(obj, path, &c->style, err));
@@ -427,30 +435,30 @@ static enum mc_err parse_content(json_t *obj, const char *path,
 		c->has_asset = true;
 		TRY(parse_asset(obj, path, kind, &c->asset, err));
 		TRY(mc__json_enum(obj, path, "fit", MC__OPTIONAL, mc_fit_parse,
-				  "contain|cover|stretch", MC_FIT_CONTAIN, &v,
-				  err));
+		                  "contain|cover|stretch", MC_FIT_CONTAIN, &v,
+		                  err));
 		c->fit = (enum mc_fit)v;
 		break;
 	case MC_CONTENT_AUDIO:
 		c->has_asset = true;
 		TRY(parse_asset(obj, path, kind, &c->asset, err));
 		TRY(mc__json_int(obj, path, "duration_ms", MC__REQUIRED, 1,
-				 MAX_DURATION_MS, 0, &c->duration_ms, err));
+		                 MAX_DURATION_MS, 0, &c->duration_ms, err));
 		TRY(mc__json_double(obj, path, "gain_db", MC__OPTIONAL, -60.0,
-				    60.0, 0.0, &c->gain_db, err));
+		                    60.0, 0.0, &c->gain_db, err));
 		break;
 	case MC_CONTENT_SPEECH:
 		/* Optional: the node measures what its voice produces. */
 		TRY(mc__json_int(obj, path, "duration_ms", MC__OPTIONAL, 1,
-				 MAX_DURATION_MS, 0, &c->duration_ms, err));
+		                 MAX_DURATION_MS, 0, &c->duration_ms, err));
 		break;
 	}
 fail:
 	return rc;
 }
 
-static enum mc_err parse_item(json_t *obj, const char *path,
-			      struct mc_item *it, struct mc_error *err)
+static enum mc_err parse_item(json_t *obj, const char *path, struct mc_item *it,
+                              struct mc_error *err)
 {
 	enum mc_err rc;
 	int64_t secs = 10;
@@ -458,25 +466,25 @@ static enum mc_err parse_item(json_t *obj, const char *path,
 
 	if (!json_is_object(obj))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
-				    path);
+		                    path);
 	TRY(mc__json_id(obj, path, "content", MC__REQUIRED, &it->content_id,
-			err));
+	                err));
 	/* Audio and speech items take the content's length in resolve(). */
 	TRY(mc__json_int(obj, path, "duration_s", MC__OPTIONAL, 1, 86400, 10,
-			 &secs, err));
+	                 &secs, err));
 	it->duration_ms = secs * 1000;
 	TRY(mc__json_enum(obj, path, "transition", MC__OPTIONAL,
-			  mc_transition_parse, "cut|crossfade",
-			  MC_TRANSITION_CUT, &v, err));
+	                  mc_transition_parse, "cut|crossfade",
+	                  MC_TRANSITION_CUT, &v, err));
 	it->transition = (enum mc_transition)v;
 	TRY(mc__json_int32(obj, path, "volume", MC__OPTIONAL, 0, 100, -1,
-			   &it->volume, err));
+	                   &it->volume, err));
 fail:
 	return rc;
 }
 
 static enum mc_err parse_playlist(json_t *obj, const char *path,
-				  struct mc_playlist *p, struct mc_error *err)
+                                  struct mc_playlist *p, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	json_t *items = NULL;
@@ -484,27 +492,27 @@ static enum mc_err parse_playlist(json_t *obj, const char *path,
 
 	if (!json_is_object(obj))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
-				    path);
+		                    path);
 	TRY(mc__json_id(obj, path, "id", MC__REQUIRED, &p->id, err));
 	TRY(mc__json_string(obj, path, "name", MC__OPTIONAL, MC__NAME_MAX,
-			    &p->name, err));
+	                    &p->name, err));
 	TRY(mc__json_array(obj, path, "items", MC__REQUIRED, MAX_ITEMS, &items,
-			   err));
+	                   err));
 	/* An empty playlist would leave a channel looping over nothing. */
 	if (json_array_size(items) == 0) {
 		mc__json_path(field, sizeof(field), path, "items");
 		return mc_error_set(err, MC_ERR_RANGE,
-				    "%s: must hold at least one item", field);
+		                    "%s: must hold at least one item", field);
 	}
 	p->items = calloc(json_array_size(items), sizeof(*p->items));
 	if (!p->items)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    path);
+		                    path);
 	for (; p->n_items < json_array_size(items); p->n_items++) {
 		mc__json_path_index(field, sizeof(field), path, "items",
-				    p->n_items);
+		                    p->n_items);
 		TRY(parse_item(json_array_get(items, p->n_items), field,
-			       &p->items[p->n_items], err));
+		               &p->items[p->n_items], err));
 	}
 fail:
 	/* The item being read is counted so that the free sees its strings. */
@@ -517,28 +525,26 @@ fail:
  * A date-time field.  A value that is not RFC 5545 syntax is malformed
  * input (MC_ERR_PARSE), not a value out of range.
  */
-static enum mc_err get_datetime(json_t *obj, const char *path,
-				const char *key, char **out,
-				struct mc_error *err)
+static enum mc_err get_datetime(json_t *obj, const char *path, const char *key,
+                                char **out, struct mc_error *err)
 {
 	enum mc_err rc;
 
 	rc = mc__json_string_check(obj, path, key, MC__OPTIONAL, MC__NAME_MAX,
-				   datetime_valid, dt_desc, out, err);
+	                           datetime_valid, dt_desc, out, err);
 	if (rc == MC_ERR_RANGE && err)
 		err->code = MC_ERR_PARSE;
 	return rc == MC_ERR_RANGE ? MC_ERR_PARSE : rc;
 }
 
 /* The same for a list of them (rdate, exdate). */
-static enum mc_err get_datetimes(json_t *obj, const char *path,
-				 const char *key, char ***out, size_t *n,
-				 struct mc_error *err)
+static enum mc_err get_datetimes(json_t *obj, const char *path, const char *key,
+                                 char ***out, size_t *n, struct mc_error *err)
 {
 	enum mc_err rc;
 
 	rc = mc__json_strv(obj, path, key, MAX_DATES, MC__NAME_MAX,
-			   datetime_valid, dt_desc, out, n, err);
+	                   datetime_valid, dt_desc, out, n, err);
 	if (rc == MC_ERR_RANGE && err)
 		err->code = MC_ERR_PARSE;
 	return rc == MC_ERR_RANGE ? MC_ERR_PARSE : rc;
@@ -546,7 +552,7 @@ static enum mc_err get_datetimes(json_t *obj, const char *path,
 
 /* dtstart, dtend, duration, tzid, rrule, rdate, exdate. */
 static enum mc_err parse_entry_times(json_t *obj, const char *path,
-				     struct mc_entry *e, struct mc_error *err)
+                                     struct mc_entry *e, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	const char *orphan = NULL;
@@ -554,25 +560,23 @@ static enum mc_err parse_entry_times(json_t *obj, const char *path,
 
 	TRY(get_datetime(obj, path, "dtstart", &e->dtstart, err));
 	TRY(get_datetime(obj, path, "dtend", &e->dtend, err));
-	TRY(mc__json_string_check(obj, path, "duration", MC__OPTIONAL,
-				  MC__RULE_MAX, nonempty,
-				  "a non-empty RFC 5545 duration", &e->duration,
-				  err));
-	TRY(mc__json_string_check(obj, path, "tzid", MC__OPTIONAL,
-				  MC__NAME_MAX, tz_name_valid,
-				  "a time zone name such as Asia/Ho_Chi_Minh",
-				  &e->tzid, err));
-	TRY(mc__json_string_check(obj, path, "rrule", MC__OPTIONAL,
-				  MC__RULE_MAX, nonempty,
-				  "a non-empty RFC 5545 RRULE", &e->rrule, err));
+	TRY(mc__json_string_check(
+	        obj, path, "duration", MC__OPTIONAL, MC__RULE_MAX, nonempty,
+	        "a non-empty RFC 5545 duration", &e->duration, err));
+	TRY(mc__json_string_check(
+	        obj, path, "tzid", MC__OPTIONAL, MC__NAME_MAX, tz_name_valid,
+	        "a time zone name such as Asia/Ho_Chi_Minh", &e->tzid, err));
+	TRY(mc__json_string_check(
+	        obj, path, "rrule", MC__OPTIONAL, MC__RULE_MAX, nonempty,
+	        "a non-empty RFC 5545 RRULE", &e->rrule, err));
 	TRY(get_datetimes(obj, path, "rdate", &e->rdates, &e->n_rdates, err));
 	TRY(get_datetimes(obj, path, "exdate", &e->exdates, &e->n_exdates,
-			  err));
+	                  err));
 	if (e->dtend && e->duration) {
 		mc__json_path(field, sizeof(field), path, "dtend");
-		return mc_error_set(err, MC_ERR_RANGE,
-				    "%s: dtend and duration are mutually exclusive",
-				    field);
+		return mc_error_set(
+		        err, MC_ERR_RANGE,
+		        "%s: dtend and duration are mutually exclusive", field);
 	}
 	/* Without dtstart an entry is standing: times would mean nothing. */
 	if (!e->dtstart) {
@@ -590,45 +594,46 @@ static enum mc_err parse_entry_times(json_t *obj, const char *path,
 	if (orphan) {
 		mc__json_path(field, sizeof(field), path, orphan);
 		return mc_error_set(err, MC_ERR_MISSING,
-				    "%s: needs dtstart (an entry without dtstart is standing)",
-				    field);
+		                    "%s: needs dtstart (an entry without "
+		                    "dtstart is standing)",
+		                    field);
 	}
 fail:
 	return rc;
 }
 
 static enum mc_err parse_entry(json_t *obj, const char *path,
-			       struct mc_entry *e, struct mc_error *err)
+                               struct mc_entry *e, struct mc_error *err)
 {
 	enum mc_err rc;
 	int v = 0;
 
 	if (!json_is_object(obj))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
-				    path);
+		                    path);
 	TRY(mc__json_id(obj, path, "id", MC__REQUIRED, &e->id, err));
 	TRY(mc__json_string(obj, path, "name", MC__OPTIONAL, MC__NAME_MAX,
-			    &e->name, err));
+	                    &e->name, err));
 	TRY(mc__json_id(obj, path, "playlist", MC__REQUIRED, &e->playlist_id,
-			err));
+	                err));
 	TRY(mc__json_enum(obj, path, "channel", MC__REQUIRED, mc_channel_parse,
-			  "screen|speaker", 0, &v, err));
+	                  "screen|speaker", 0, &v, err));
 	e->channel = (enum mc_channel)v;
 	TRY(mc__json_int32(obj, path, "priority", MC__OPTIONAL, 0, 100, 50,
-			   &e->priority, err));
+	                   &e->priority, err));
 	TRY(mc__json_enum(obj, path, "mode", MC__OPTIONAL, mc_mode_parse,
-			  "loop|once", MC_MODE_LOOP, &v, err));
+	                  "loop|once", MC_MODE_LOOP, &v, err));
 	e->mode = (enum mc_mode)v;
 	/* A one-shot bulletin is meant to cut in, so once defaults to it. */
 	TRY(mc__json_enum(obj, path, "layer", MC__OPTIONAL, mc_layer_parse,
-			  "fill|interrupt",
-			  e->mode == MC_MODE_ONCE ? MC_LAYER_INTERRUPT :
-						    MC_LAYER_FILL,
-			  &v, err));
+	                  "fill|interrupt",
+	                  e->mode == MC_MODE_ONCE ? MC_LAYER_INTERRUPT
+	                                          : MC_LAYER_FILL,
+	                  &v, err));
 	e->layer = (enum mc_layer)v;
 	TRY(parse_entry_times(obj, path, e, err));
 	TRY(mc__json_int32(obj, path, "founded", MC__OPTIONAL, 1000, 9999, 0,
-			   &e->founded, err));
+	                   &e->founded, err));
 	TRY(mc__json_targets(obj, path, "targets", &e->targets, err));
 fail:
 	return rc;
@@ -639,14 +644,14 @@ fail:
  * size bytes, calling parse on each.  *count is how many elements hold
  * data to free, also on failure.
  */
-typedef enum mc_err (*elem_parse_fn)(json_t *obj, const char *path,
-				     void *elem, enum mc_doc_kind kind,
-				     struct mc_error *err);
+typedef enum mc_err (*elem_parse_fn)(json_t *obj, const char *path, void *elem,
+                                     enum mc_doc_kind kind,
+                                     struct mc_error *err);
 
 static enum mc_err parse_array(json_t *root, const char *key, size_t max,
-			       size_t size, elem_parse_fn parse,
-			       enum mc_doc_kind kind, void **out,
-			       size_t *count, struct mc_error *err)
+                               size_t size, elem_parse_fn parse,
+                               enum mc_doc_kind kind, void **out, size_t *count,
+                               struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -661,13 +666,13 @@ static enum mc_err parse_array(json_t *root, const char *key, size_t max,
 	elems = calloc(json_array_size(arr), size);
 	if (!elems)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    key);
+		                    key);
 	*out = elems;
 	for (size_t i = 0; i < json_array_size(arr); i++) {
 		mc__json_path_index(field, sizeof(field), "", key, i);
 		*count = i + 1;
 		rc = parse(json_array_get(arr, i), field, elems + i * size,
-			   kind, err);
+		           kind, err);
 		if (rc != MC_OK)
 			return rc;
 	}
@@ -675,25 +680,25 @@ static enum mc_err parse_array(json_t *root, const char *key, size_t max,
 }
 
 static enum mc_err content_elem(json_t *obj, const char *path, void *elem,
-				enum mc_doc_kind kind, struct mc_error *err)
+                                enum mc_doc_kind kind, struct mc_error *err)
 {
 	return parse_content(obj, path, kind, elem, err);
 }
 
 static enum mc_err playlist_elem(json_t *obj, const char *path, void *elem,
-				 enum mc_doc_kind kind, struct mc_error *err)
+                                 enum mc_doc_kind kind, struct mc_error *err)
 {
 	return parse_playlist(obj, path, elem, err);
 }
 
 static enum mc_err entry_elem(json_t *obj, const char *path, void *elem,
-			      enum mc_doc_kind kind, struct mc_error *err)
+                              enum mc_doc_kind kind, struct mc_error *err)
 {
 	return parse_entry(obj, path, elem, err);
 }
 
 static enum mc_err parse_fallback(json_t *root, struct mc_manifest *m,
-				  struct mc_error *err)
+                                  struct mc_error *err)
 {
 	enum mc_err rc;
 	json_t *o;
@@ -703,17 +708,17 @@ static enum mc_err parse_fallback(json_t *root, struct mc_manifest *m,
 		return MC_OK;
 	for (int ch = 0; ch < MC_CH_COUNT; ch++)
 		TRY(mc__json_id(o, "fallback", mc_channel_name(ch),
-				MC__OPTIONAL, &m->fallback_id[ch], err));
+		                MC__OPTIONAL, &m->fallback_id[ch], err));
 fail:
 	return rc;
 }
 
-/* ---- second pass: ids, references, channels ----------------------------- */
+/* ---- second pass: ids, references, channels ---- */
 
 /* An id and the index of its element, sorted by id for bsearch. */
 struct id_ref {
-	const char *id;   /* borrowed from the element */
-	size_t index;     /* position in the document's array */
+	const char *id; /* borrowed from the element */
+	size_t index;   /* position in the document's array */
 };
 
 static int id_ref_cmp(const void *a, const void *b)
@@ -731,17 +736,18 @@ static int id_ref_cmp(const void *a, const void *b)
  * Sort refs[0..n) and refuse a repeated id, naming the later element
  * ("playlists[4].id").  kind is the JSON array name.
  */
-static enum mc_err check_unique(struct id_ref *refs, size_t n,
-				const char *kind, struct mc_error *err)
+static enum mc_err check_unique(struct id_ref *refs, size_t n, const char *kind,
+                                struct mc_error *err)
 {
 	if (n > 1)
 		qsort(refs, n, sizeof(*refs), id_ref_cmp);
 	for (size_t i = 1; i < n; i++)
 		if (strcmp(refs[i - 1].id, refs[i].id) == 0)
 			return mc_error_set(err, MC_ERR_RANGE,
-					    "%s[%zu].id: \"%s\" is already the id of %s[%zu]",
-					    kind, refs[i].index, refs[i].id,
-					    kind, refs[i - 1].index);
+			                    "%s[%zu].id: \"%s\" is already the "
+			                    "id of %s[%zu]",
+			                    kind, refs[i].index, refs[i].id,
+			                    kind, refs[i - 1].index);
 	return MC_OK;
 }
 
@@ -775,8 +781,8 @@ static bool type_fits(enum mc_channel ch, enum mc_content_type t)
 
 /* Content references of slogans (bg_image) and playlist items. */
 static enum mc_err resolve_content_refs(struct mc_manifest *m,
-					const struct id_ref *cref,
-					struct mc_error *err)
+                                        const struct id_ref *cref,
+                                        struct mc_error *err)
 {
 	for (size_t i = 0; i < m->n_content; i++) {
 		const char *bg = m->content[i].style.bg_image;
@@ -787,13 +793,16 @@ static enum mc_err resolve_content_refs(struct mc_manifest *m,
 		k = find_ref(cref, m->n_content, bg);
 		if (k < 0)
 			return mc_error_set(err, MC_ERR_REF,
-					    "content[%zu].style.bg_image: no content \"%s\"",
-					    i, bg);
+			                    "content[%zu].style.bg_image: no "
+			                    "content \"%s\"",
+			                    i, bg);
 		if (m->content[k].type != MC_CONTENT_IMAGE)
-			return mc_error_set(err, MC_ERR_RANGE,
-					    "content[%zu].style.bg_image: \"%s\" is %s content, not an image",
-					    i, bg,
-					    mc_content_type_name(m->content[k].type));
+			return mc_error_set(
+			        err, MC_ERR_RANGE,
+			        "content[%zu].style.bg_image: \"%s\" is %s "
+			        "content, not an image",
+			        i, bg,
+			        mc_content_type_name(m->content[k].type));
 	}
 	for (size_t p = 0; p < m->n_playlists; p++) {
 		struct mc_playlist *pl = &m->playlists[p];
@@ -803,9 +812,11 @@ static enum mc_err resolve_content_refs(struct mc_manifest *m,
 			long k = find_ref(cref, m->n_content, it->content_id);
 
 			if (k < 0)
-				return mc_error_set(err, MC_ERR_REF,
-						    "playlists[%zu].items[%zu].content: no content \"%s\"",
-						    p, i, it->content_id);
+				return mc_error_set(
+				        err, MC_ERR_REF,
+				        "playlists[%zu].items[%zu].content: no "
+				        "content \"%s\"",
+				        p, i, it->content_id);
 			it->content = &m->content[k];
 			/* Sound plays for its own length, not a slide time. */
 			if (it->content->duration_ms > 0)
@@ -817,36 +828,40 @@ static enum mc_err resolve_content_refs(struct mc_manifest *m,
 
 /* Entries' playlists, and that every item fits the entry's channel. */
 static enum mc_err resolve_entries(struct mc_manifest *m,
-				   const struct id_ref *pref,
-				   struct mc_error *err)
+                                   const struct id_ref *pref,
+                                   struct mc_error *err)
 {
 	for (size_t i = 0; i < m->n_entries; i++) {
 		struct mc_entry *e = &m->entries[i];
 		long k = find_ref(pref, m->n_playlists, e->playlist_id);
 
 		if (k < 0)
-			return mc_error_set(err, MC_ERR_REF,
-					    "entries[%zu].playlist: no playlist \"%s\"",
-					    i, e->playlist_id);
+			return mc_error_set(
+			        err, MC_ERR_REF,
+			        "entries[%zu].playlist: no playlist \"%s\"", i,
+			        e->playlist_id);
 		e->playlist = &m->playlists[k];
 		for (size_t j = 0; j < e->playlist->n_items; j++) {
-			const struct mc_content *c = e->playlist->items[j].content;
+			const struct mc_content *c =
+			        e->playlist->items[j].content;
 
 			if (!type_fits(e->channel, c->type))
-				return mc_error_set(err, MC_ERR_RANGE,
-						    "entries[%zu].playlist: \"%s\" holds %s content \"%s\", which cannot play on the %s channel",
-						    i, e->playlist_id,
-						    mc_content_type_name(c->type),
-						    c->id,
-						    mc_channel_name(e->channel));
+				return mc_error_set(
+				        err, MC_ERR_RANGE,
+				        "entries[%zu].playlist: \"%s\" holds "
+				        "%s content \"%s\", which cannot play "
+				        "on the %s channel",
+				        i, e->playlist_id,
+				        mc_content_type_name(c->type), c->id,
+				        mc_channel_name(e->channel));
 		}
 	}
 	return MC_OK;
 }
 
 static enum mc_err resolve_fallback(struct mc_manifest *m,
-				    const struct id_ref *cref,
-				    struct mc_error *err)
+                                    const struct id_ref *cref,
+                                    struct mc_error *err)
 {
 	for (int ch = 0; ch < MC_CH_COUNT; ch++) {
 		const char *id = m->fallback_id[ch];
@@ -857,14 +872,16 @@ static enum mc_err resolve_fallback(struct mc_manifest *m,
 		k = find_ref(cref, m->n_content, id);
 		if (k < 0)
 			return mc_error_set(err, MC_ERR_REF,
-					    "fallback.%s: no content \"%s\"",
-					    mc_channel_name(ch), id);
+			                    "fallback.%s: no content \"%s\"",
+			                    mc_channel_name(ch), id);
 		if (!type_fits(ch, m->content[k].type))
-			return mc_error_set(err, MC_ERR_RANGE,
-					    "fallback.%s: \"%s\" is %s content, which cannot play on the %s channel",
-					    mc_channel_name(ch), id,
-					    mc_content_type_name(m->content[k].type),
-					    mc_channel_name(ch));
+			return mc_error_set(
+			        err, MC_ERR_RANGE,
+			        "fallback.%s: \"%s\" is %s content, which "
+			        "cannot play on the %s channel",
+			        mc_channel_name(ch), id,
+			        mc_content_type_name(m->content[k].type),
+			        mc_channel_name(ch));
 		m->fallback[ch] = &m->content[k];
 	}
 	return MC_OK;
@@ -884,11 +901,11 @@ static enum mc_err resolve(struct mc_manifest *m, struct mc_error *err)
 		goto fail;
 	}
 	for (size_t i = 0; i < m->n_content; i++)
-		cref[i] = (struct id_ref){ m->content[i].id, i };
+		cref[i] = (struct id_ref){m->content[i].id, i};
 	for (size_t i = 0; i < m->n_playlists; i++)
-		pref[i] = (struct id_ref){ m->playlists[i].id, i };
+		pref[i] = (struct id_ref){m->playlists[i].id, i};
 	for (size_t i = 0; i < m->n_entries; i++)
-		eref[i] = (struct id_ref){ m->entries[i].id, i };
+		eref[i] = (struct id_ref){m->entries[i].id, i};
 	TRY(check_unique(cref, m->n_content, "content", err));
 	TRY(check_unique(pref, m->n_playlists, "playlists", err));
 	TRY(check_unique(eref, m->n_entries, "entries", err));
@@ -902,11 +919,11 @@ fail:
 	return rc;
 }
 
-/* ---- public parse and load ---------------------------------------------- */
+/* ---- public parse and load ---- */
 
 enum mc_err mc_manifest_parse(const char *buf, size_t len,
-			      enum mc_doc_kind expect,
-			      struct mc_manifest **out, struct mc_error *err)
+                              enum mc_doc_kind expect, struct mc_manifest **out,
+                              struct mc_error *err)
 {
 	struct mc_manifest *m = NULL;
 	json_t *root = NULL;
@@ -917,10 +934,10 @@ enum mc_err mc_manifest_parse(const char *buf, size_t len,
 	mc_error_clear(err);
 	if (expect != MC_DOC_CAMPAIGN && expect != MC_DOC_MANIFEST)
 		return mc_error_set(err, MC_ERR_INVAL,
-				    "manifest: unknown document kind");
+		                    "manifest: unknown document kind");
 	TRY(mc__json_parse(buf, len, MC_MAX_MANIFEST_BYTES,
-			   expect == MC_DOC_MANIFEST ? "manifest" : "campaign",
-			   &root, err));
+	                   expect == MC_DOC_MANIFEST ? "manifest" : "campaign",
+	                   &root, err));
 	m = calloc(1, sizeof(*m));
 	if (!m) {
 		rc = mc_error_set(err, MC_ERR_NOMEM, "manifest: out of memory");
@@ -928,18 +945,18 @@ enum mc_err mc_manifest_parse(const char *buf, size_t len,
 	}
 	TRY(parse_header(root, expect, m, err));
 	rc = parse_array(root, "content", MAX_CONTENT, sizeof(*m->content),
-			 content_elem, expect, &arr, &m->n_content, err);
+	                 content_elem, expect, &arr, &m->n_content, err);
 	m->content = arr;
 	if (rc != MC_OK)
 		goto fail;
 	rc = parse_array(root, "playlists", MAX_PLAYLISTS,
-			 sizeof(*m->playlists), playlist_elem, expect, &arr,
-			 &m->n_playlists, err);
+	                 sizeof(*m->playlists), playlist_elem, expect, &arr,
+	                 &m->n_playlists, err);
 	m->playlists = arr;
 	if (rc != MC_OK)
 		goto fail;
 	rc = parse_array(root, "entries", MAX_ENTRIES, sizeof(*m->entries),
-			 entry_elem, expect, &arr, &m->n_entries, err);
+	                 entry_elem, expect, &arr, &m->n_entries, err);
 	m->entries = arr;
 	if (rc != MC_OK)
 		goto fail;
@@ -956,7 +973,7 @@ fail:
 }
 
 enum mc_err mc_manifest_load(const char *path, enum mc_doc_kind expect,
-			     struct mc_manifest **out, struct mc_error *err)
+                             struct mc_manifest **out, struct mc_error *err)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -978,7 +995,7 @@ enum mc_err mc_manifest_load(const char *path, enum mc_doc_kind expect,
 	return rc;
 }
 
-/* ---- dump ----------------------------------------------------------------- */
+/* ---- dump ---- */
 
 static json_t *dump_style(const struct mc_style *st, bool *ok)
 {
@@ -990,11 +1007,16 @@ static json_t *dump_style(const struct mc_style *st, bool *ok)
 	mc__jset_colour(o, "fg", st->fg, ok);
 	mc__jset_colour(o, "bg", st->bg, ok);
 	mc__jset_str(o, "bg_image", st->bg_image, ok);
-	mc__jset_str(o, "align", (size_t)st->align < MC_ARRAY_LEN(align_names) ?
-			align_names[st->align] : "center", ok);
+	mc__jset_str(o, "align",
+	             (size_t)st->align < MC_ARRAY_LEN(align_names)
+	                     ? align_names[st->align]
+	                     : "center",
+	             ok);
 	mc__jset_str(o, "effect",
-		     (size_t)st->effect < MC_ARRAY_LEN(effect_names) ?
-			     effect_names[st->effect] : "none", ok);
+	             (size_t)st->effect < MC_ARRAY_LEN(effect_names)
+	                     ? effect_names[st->effect]
+	                     : "none",
+	             ok);
 	mc__jset_bool(o, "ticker", st->ticker, ok);
 	return o;
 }
@@ -1045,9 +1067,9 @@ static json_t *dump_playlist(const struct mc_playlist *p, bool *ok)
 		/* Items of sound take their length from the content. */
 		if (!it->content || it->content->duration_ms == 0)
 			mc__jset_int(io, "duration_s", it->duration_ms / 1000,
-				     ok);
-		mc__jset_str(io, "transition", mc_transition_name(it->transition),
-			     ok);
+			             ok);
+		mc__jset_str(io, "transition",
+		             mc_transition_name(it->transition), ok);
 		if (it->volume >= 0)
 			mc__jset_int(io, "volume", it->volume, ok);
 		if (json_array_append_new(items, io) != 0)
@@ -1093,8 +1115,7 @@ static json_t *dump_entry(const struct mc_entry *e, bool *ok)
 
 /* Append dump(elem) for every element; dump may return NULL on failure. */
 static json_t *dump_array(const void *elems, size_t n, size_t size,
-			  json_t *(*dump)(const void *elem, bool *ok),
-			  bool *ok)
+                          json_t *(*dump)(const void *elem, bool *ok), bool *ok)
 {
 	json_t *arr = json_array();
 
@@ -1103,8 +1124,8 @@ static json_t *dump_array(const void *elems, size_t n, size_t size,
 		return NULL;
 	}
 	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(arr, dump((const char *)elems +
-						    i * size, ok)) != 0)
+		if (json_array_append_new(
+		            arr, dump((const char *)elems + i * size, ok)) != 0)
 			*ok = false;
 	return arr;
 }
@@ -1135,8 +1156,10 @@ char *mc_manifest_dump(const struct mc_manifest *m)
 	root = mc__jobject(&ok);
 	if (!root)
 		return NULL;
-	mc__jset_str(root, "format", m->kind == MC_DOC_MANIFEST ?
-			FORMAT_MANIFEST : FORMAT_CAMPAIGN, &ok);
+	mc__jset_str(root, "format",
+	             m->kind == MC_DOC_MANIFEST ? FORMAT_MANIFEST
+	                                        : FORMAT_CAMPAIGN,
+	             &ok);
 	mc__jset_str(root, "name", m->name, &ok);
 	mc__jset_str(root, "timezone", m->timezone, &ok);
 	if (m->kind == MC_DOC_MANIFEST) {
@@ -1146,20 +1169,24 @@ char *mc_manifest_dump(const struct mc_manifest *m)
 			mc__jset_str(root, "generated", when, &ok);
 		}
 	}
-	mc__jset(root, "content", dump_array(m->content, m->n_content,
-					     sizeof(*m->content),
-					     content_dump_elem, &ok), &ok);
-	mc__jset(root, "playlists", dump_array(m->playlists, m->n_playlists,
-					       sizeof(*m->playlists),
-					       playlist_dump_elem, &ok), &ok);
-	mc__jset(root, "entries", dump_array(m->entries, m->n_entries,
-					     sizeof(*m->entries),
-					     entry_dump_elem, &ok), &ok);
+	mc__jset(root, "content",
+	         dump_array(m->content, m->n_content, sizeof(*m->content),
+	                    content_dump_elem, &ok),
+	         &ok);
+	mc__jset(root, "playlists",
+	         dump_array(m->playlists, m->n_playlists, sizeof(*m->playlists),
+	                    playlist_dump_elem, &ok),
+	         &ok);
+	mc__jset(root, "entries",
+	         dump_array(m->entries, m->n_entries, sizeof(*m->entries),
+	                    entry_dump_elem, &ok),
+	         &ok);
 	fb = mc__jobject(&ok);
 	for (int ch = 0; fb && ch < MC_CH_COUNT; ch++)
 		mc__jset(fb, mc_channel_name(ch),
-			 m->fallback_id[ch] ? json_string(m->fallback_id[ch]) :
-					      json_null(), &ok);
+		         m->fallback_id[ch] ? json_string(m->fallback_id[ch])
+		                            : json_null(),
+		         &ok);
 	mc__jset(root, "fallback", fb, &ok);
 	return mc__json_finish(root, ok);
 }

@@ -16,26 +16,31 @@
 #include "minecast/text.h"
 #include "minecast/util.h"
 
-#define TRY(x) do { rc = (x); if (rc != MC_OK) goto fail; } while (0)
+#define TRY(x)                                                                 \
+	do {                                                                   \
+		rc = (x);                                                      \
+		if (rc != MC_OK)                                               \
+			goto fail;                                             \
+	} while (0)
 
 /* Latest accepted timestamp: 9999-12-31T23:59:59.999Z, in milliseconds. */
 #define TIME_MAX 253402300799999LL
 
 /* Proof-of-play limits: records in one batch, ids in one ack. */
-#define POP_MAX_RECORDS 1000
+#define POP_MAX_RECORDS   1000
 #define POP_RECORD_ID_MAX 128
 
 /* Health keeps this many recent error lines, each at most ERROR_LEN. */
 #define HEALTH_MAX_ERRORS 16
-#define HEALTH_ERROR_LEN 512
+#define HEALTH_ERROR_LEN  512
 
-/* ---- enum names ---------------------------------------------------------- */
+/* ---- enum names ---- */
 
-static const char *const level_names[] = { "info", "warning", "danger",
-					   "evacuate" };
-static const char *const action_names[] = { "resync", "identify",
-					    "screenshot", "restart", "reboot",
-					    "screen_power", "volume" };
+static const char *const level_names[] = {"info", "warning", "danger",
+                                          "evacuate"};
+static const char *const action_names[] = {
+        "resync", "identify",     "screenshot", "restart",
+        "reboot", "screen_power", "volume"};
 
 static int table_parse(const char *const *t, size_t n, const char *s)
 {
@@ -47,8 +52,8 @@ static int table_parse(const char *const *t, size_t n, const char *s)
 
 const char *mc_alert_level_name(enum mc_alert_level level)
 {
-	return (size_t)level < MC_ARRAY_LEN(level_names) ? level_names[level] :
-							   "?";
+	return (size_t)level < MC_ARRAY_LEN(level_names) ? level_names[level]
+	                                                 : "?";
 }
 
 int mc_alert_level_parse(const char *s)
@@ -58,8 +63,9 @@ int mc_alert_level_parse(const char *s)
 
 const char *mc_command_action_name(enum mc_command_action action)
 {
-	return (size_t)action < MC_ARRAY_LEN(action_names) ?
-		       action_names[action] : "?";
+	return (size_t)action < MC_ARRAY_LEN(action_names)
+	               ? action_names[action]
+	               : "?";
 }
 
 int mc_command_action_parse(const char *s)
@@ -67,7 +73,7 @@ int mc_command_action_parse(const char *s)
 	return table_parse(action_names, MC_ARRAY_LEN(action_names), s);
 }
 
-/* ---- string syntax checks ------------------------------------------------ */
+/* ---- string syntax checks ---- */
 
 /* "<node>-<boot>-<seq>": the id charset, but room for the numbers. */
 static bool record_id_valid(const char *s)
@@ -102,15 +108,15 @@ static bool nonempty(const char *s)
 	return s[0] != '\0';
 }
 
-/* ---- shared pieces -------------------------------------------------------- */
+/* ---- shared pieces ---- */
 
 /*
  * Size limit, JSON syntax, object root and the "v" rule, for every
  * message.  *root is released by the caller.
  */
 static enum mc_err parse_doc(const char *buf, size_t len, size_t max,
-			     const char *what, json_t **root,
-			     struct mc_error *err)
+                             const char *what, json_t **root,
+                             struct mc_error *err)
 {
 	enum mc_err rc;
 
@@ -123,14 +129,14 @@ static enum mc_err parse_doc(const char *buf, size_t len, size_t max,
 
 /* A required timestamp in milliseconds since the epoch. */
 static enum mc_err get_time(json_t *o, const char *path, const char *key,
-			    bool required, int64_t *out, struct mc_error *err)
+                            bool required, int64_t *out, struct mc_error *err)
 {
 	return mc__json_int(o, path, key, required, 0, TIME_MAX, 0, out, err);
 }
 
 /* issued_ms and expires_ms, the latter strictly after the former. */
 static enum mc_err get_validity(json_t *o, int64_t *issued, int64_t *expires,
-				struct mc_error *err)
+                                struct mc_error *err)
 {
 	enum mc_err rc;
 
@@ -138,8 +144,9 @@ static enum mc_err get_validity(json_t *o, int64_t *issued, int64_t *expires,
 	TRY(get_time(o, "", "expires_ms", MC__REQUIRED, expires, err));
 	if (*expires <= *issued)
 		rc = mc_error_set(err, MC_ERR_RANGE,
-				  "expires_ms: %" PRId64 " is not after issued_ms %" PRId64,
-				  *expires, *issued);
+		                  "expires_ms: %" PRId64
+		                  " is not after issued_ms %" PRId64,
+		                  *expires, *issued);
 fail:
 	return rc;
 }
@@ -154,10 +161,10 @@ static json_t *msg_start(bool *ok)
 	return o;
 }
 
-/* ---- pointer -------------------------------------------------------------- */
+/* ---- pointer ---- */
 
 enum mc_err mc_pointer_parse(const char *buf, size_t len,
-			     struct mc_pointer *out, struct mc_error *err)
+                             struct mc_pointer *out, struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
@@ -166,14 +173,14 @@ enum mc_err mc_pointer_parse(const char *buf, size_t len,
 	TRY(parse_doc(buf, len, MC_MAX_POINTER_BYTES, "pointer", &root, err));
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
 	TRY(mc__json_int(root, "", "version", MC__REQUIRED, 1, INT64_MAX, 0,
-			 &out->version, err));
+	                 &out->version, err));
 	TRY(mc__json_sha256(root, "", "manifest_sha256", MC__REQUIRED,
-			    out->manifest_sha256, err));
+	                    out->manifest_sha256, err));
 	TRY(mc__json_int(root, "", "manifest_size", MC__REQUIRED, 1,
-			 MC_MAX_MANIFEST_BYTES, 0, &out->manifest_size, err));
+	                 MC_MAX_MANIFEST_BYTES, 0, &out->manifest_size, err));
 	TRY(mc__json_string_check(root, "", "manifest_url", MC__REQUIRED,
-				  MC__URL_MAX, nonempty, "a non-empty URL",
-				  &out->manifest_url, err));
+	                          MC__URL_MAX, nonempty, "a non-empty URL",
+	                          &out->manifest_url, err));
 	TRY(get_validity(root, &out->issued_ms, &out->expires_ms, err));
 fail:
 	json_decref(root);
@@ -208,10 +215,10 @@ void mc_pointer_clear(struct mc_pointer *p)
 	memset(p, 0, sizeof(*p));
 }
 
-/* ---- alert ---------------------------------------------------------------- */
+/* ---- alert ---- */
 
 enum mc_err mc_alert_parse(const char *buf, size_t len, struct mc_alert *out,
-			   struct mc_error *err)
+                           struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
@@ -221,21 +228,21 @@ enum mc_err mc_alert_parse(const char *buf, size_t len, struct mc_alert *out,
 	TRY(parse_doc(buf, len, MC_MAX_ALERT_BYTES, "alert", &root, err));
 	TRY(mc__json_id(root, "", "id", MC__REQUIRED, &out->id, err));
 	TRY(mc__json_int(root, "", "seq", MC__REQUIRED, 1, INT64_MAX, 0,
-			 &out->seq, err));
+	                 &out->seq, err));
 	TRY(mc__json_bool(root, "", "clear", MC__OPTIONAL, false, &out->clear,
-			  err));
+	                  err));
 	/* A clear only has to name the alert; level and text may be left. */
 	TRY(mc__json_enum(root, "", "level", !out->clear, mc_alert_level_parse,
-			  "info|warning|danger|evacuate", MC_ALERT_INFO, &level,
-			  err));
+	                  "info|warning|danger|evacuate", MC_ALERT_INFO, &level,
+	                  err));
 	out->level = (enum mc_alert_level)level;
 	TRY(mc__json_string_check(root, "", "text", !out->clear, MC__TEXT_MAX,
-				  nonempty, "non-empty text", &out->text, err));
+	                          nonempty, "non-empty text", &out->text, err));
 	TRY(mc__json_id(root, "", "tone", MC__OPTIONAL, &out->tone, err));
 	TRY(mc__json_int32(root, "", "repeat", MC__OPTIONAL, 1, 10, 1,
-			   &out->repeat, err));
+	                   &out->repeat, err));
 	TRY(get_time(root, "", "start_at_ms", MC__OPTIONAL, &out->start_at_ms,
-		     err));
+	             err));
 	TRY(get_validity(root, &out->issued_ms, &out->expires_ms, err));
 	TRY(mc__json_targets(root, "", "targets", &out->targets, err));
 fail:
@@ -277,28 +284,27 @@ void mc_alert_clear(struct mc_alert *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* ---- alert_ack ------------------------------------------------------------ */
+/* ---- alert_ack ---- */
 
 enum mc_err mc_alert_ack_parse(const char *buf, size_t len,
-			       struct mc_alert_ack *out, struct mc_error *err)
+                               struct mc_alert_ack *out, struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
 
 	memset(out, 0, sizeof(*out));
 	TRY(parse_doc(buf, len, MC_MAX_ALERT_ACK_BYTES, "alert_ack", &root,
-		      err));
+	              err));
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
 	TRY(mc__json_id(root, "", "alert", MC__REQUIRED, &out->alert, err));
 	TRY(mc__json_int(root, "", "seq", MC__REQUIRED, 1, INT64_MAX, 0,
-			 &out->seq, err));
-	TRY(mc__json_string_check(root, "", "status", MC__REQUIRED, 16,
-				  ack_status_valid,
-				  "one of delivered|started|rejected",
-				  &out->status, err));
+	                 &out->seq, err));
+	TRY(mc__json_string_check(
+	        root, "", "status", MC__REQUIRED, 16, ack_status_valid,
+	        "one of delivered|started|rejected", &out->status, err));
 	TRY(get_time(root, "", "start_ms", MC__OPTIONAL, &out->start_ms, err));
 	TRY(mc__json_string(root, "", "reason", MC__OPTIONAL, MC__NAME_MAX,
-			    &out->reason, err));
+	                    &out->reason, err));
 	TRY(get_time(root, "", "at_ms", MC__REQUIRED, &out->at_ms, err));
 fail:
 	json_decref(root);
@@ -336,10 +342,10 @@ void mc_alert_ack_clear(struct mc_alert_ack *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* ---- state ---------------------------------------------------------------- */
+/* ---- state ---- */
 
 enum mc_err mc_state_parse(const char *buf, size_t len, struct mc_state *out,
-			   struct mc_error *err)
+                           struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
@@ -347,22 +353,22 @@ enum mc_err mc_state_parse(const char *buf, size_t len, struct mc_state *out,
 	memset(out, 0, sizeof(*out));
 	TRY(parse_doc(buf, len, MC_MAX_STATE_BYTES, "state", &root, err));
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
-	TRY(mc__json_bool(root, "", "online", MC__REQUIRED, false,
-			  &out->online, err));
+	TRY(mc__json_bool(root, "", "online", MC__REQUIRED, false, &out->online,
+	                  err));
 	TRY(mc__json_int(root, "", "boot", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &out->boot, err));
+	                 &out->boot, err));
 	TRY(mc__json_int(root, "", "applied_version", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &out->applied_version, err));
+	                 INT64_MAX, 0, &out->applied_version, err));
 	TRY(mc__json_string_check(root, "", "sync", MC__OPTIONAL, 16,
-				  sync_valid, "one of idle|syncing|error",
-				  &out->sync, err));
+	                          sync_valid, "one of idle|syncing|error",
+	                          &out->sync, err));
 	TRY(mc__json_int(root, "", "items_outstanding", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &out->items_outstanding, err));
+	                 INT64_MAX, 0, &out->items_outstanding, err));
 	TRY(mc__json_int(root, "", "bytes_outstanding", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &out->bytes_outstanding, err));
+	                 INT64_MAX, 0, &out->bytes_outstanding, err));
 	TRY(get_time(root, "", "at_ms", MC__REQUIRED, &out->at_ms, err));
 	TRY(mc__json_string(root, "", "software", MC__OPTIONAL, MC__NAME_MAX,
-			    &out->software, err));
+	                    &out->software, err));
 fail:
 	json_decref(root);
 	if (rc != MC_OK)
@@ -399,10 +405,10 @@ void mc_state_clear(struct mc_state *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* ---- health --------------------------------------------------------------- */
+/* ---- health ---- */
 
 static enum mc_err parse_playing(json_t *root, struct mc_playing *playing,
-				 struct mc_error *err)
+                                 struct mc_error *err)
 {
 	json_t *o, *ch_obj;
 	enum mc_err rc;
@@ -413,17 +419,17 @@ static enum mc_err parse_playing(json_t *root, struct mc_playing *playing,
 		char path[MC__PATH_MAX];
 
 		mc__json_path(path, sizeof(path), "playing",
-			      mc_channel_name(ch));
+		              mc_channel_name(ch));
 		TRY(mc__json_object(o, "playing", mc_channel_name(ch),
-				    MC__OPTIONAL, &ch_obj, err));
+		                    MC__OPTIONAL, &ch_obj, err));
 		if (!ch_obj)
 			continue;
 		TRY(mc__json_id(ch_obj, path, "content", MC__OPTIONAL,
-				&p->content, err));
+		                &p->content, err));
 		TRY(mc__json_id(ch_obj, path, "entry", MC__OPTIONAL, &p->entry,
-				err));
+		                err));
 		TRY(mc__json_string(ch_obj, path, "reason", MC__OPTIONAL, 64,
-				    &p->reason, err));
+		                    &p->reason, err));
 	}
 fail:
 	return rc;
@@ -431,50 +437,50 @@ fail:
 
 /* Resources and counters: all optional, a node reports what it has. */
 static enum mc_err parse_health_numbers(json_t *r, struct mc_health *h,
-					struct mc_error *err)
+                                        struct mc_error *err)
 {
 	enum mc_err rc;
 
 	TRY(mc__json_int(r, "", "uptime_s", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &h->uptime_s, err));
+	                 &h->uptime_s, err));
 	TRY(mc__json_double(r, "", "load1", MC__OPTIONAL, 0, 1e6, 0, &h->load1,
-			    err));
+	                    err));
 	TRY(mc__json_int(r, "", "mem_total_kb", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &h->mem_total_kb, err));
+	                 &h->mem_total_kb, err));
 	TRY(mc__json_int(r, "", "mem_avail_kb", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &h->mem_avail_kb, err));
-	TRY(mc__json_int(r, "", "disk_total_bytes", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &h->disk_total_bytes, err));
+	                 &h->mem_avail_kb, err));
+	TRY(mc__json_int(r, "", "disk_total_bytes", MC__OPTIONAL, 0, INT64_MAX,
+	                 0, &h->disk_total_bytes, err));
 	TRY(mc__json_int(r, "", "disk_free_bytes", MC__OPTIONAL, 0, INT64_MAX,
-			 0, &h->disk_free_bytes, err));
+	                 0, &h->disk_free_bytes, err));
 	TRY(mc__json_int(r, "", "cache_bytes", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &h->cache_bytes, err));
+	                 &h->cache_bytes, err));
 	/* A board without a thermal zone leaves the key out. */
 	h->has_temp = mc__json_member(r, "cpu_temp_c") != NULL;
 	TRY(mc__json_double(r, "", "cpu_temp_c", MC__OPTIONAL, -100, 200, 0,
-			    &h->cpu_temp_c, err));
+	                    &h->cpu_temp_c, err));
 	TRY(mc__json_int(r, "", "throttled", MC__OPTIONAL, -1, INT64_MAX, -1,
-			 &h->throttled, err));
+	                 &h->throttled, err));
 	TRY(mc__json_bool(r, "", "clock_synced", MC__OPTIONAL, false,
-			  &h->clock_synced, err));
-	TRY(mc__json_double(r, "", "clock_offset_ms", MC__OPTIONAL, -1e12,
-			    1e12, 0, &h->clock_offset_ms, err));
+	                  &h->clock_synced, err));
+	TRY(mc__json_double(r, "", "clock_offset_ms", MC__OPTIONAL, -1e12, 1e12,
+	                    0, &h->clock_offset_ms, err));
 	TRY(mc__json_int(r, "", "applied_version", MC__OPTIONAL, 0, INT64_MAX,
-			 0, &h->applied_version, err));
-	TRY(mc__json_int(r, "", "items_outstanding", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &h->items_outstanding, err));
-	TRY(mc__json_int(r, "", "bytes_outstanding", MC__OPTIONAL, 0,
-			 INT64_MAX, 0, &h->bytes_outstanding, err));
+	                 0, &h->applied_version, err));
+	TRY(mc__json_int(r, "", "items_outstanding", MC__OPTIONAL, 0, INT64_MAX,
+	                 0, &h->items_outstanding, err));
+	TRY(mc__json_int(r, "", "bytes_outstanding", MC__OPTIONAL, 0, INT64_MAX,
+	                 0, &h->bytes_outstanding, err));
 	TRY(mc__json_int(r, "", "reconnects", MC__OPTIONAL, 0, INT64_MAX, 0,
-			 &h->reconnects, err));
-	TRY(mc__json_int(r, "", "pop_summarised", MC__OPTIONAL, 0, INT64_MAX,
-			 0, &h->pop_summarised, err));
+	                 &h->reconnects, err));
+	TRY(mc__json_int(r, "", "pop_summarised", MC__OPTIONAL, 0, INT64_MAX, 0,
+	                 &h->pop_summarised, err));
 fail:
 	return rc;
 }
 
-enum mc_err mc_health_parse(const char *buf, size_t len,
-			    struct mc_health *out, struct mc_error *err)
+enum mc_err mc_health_parse(const char *buf, size_t len, struct mc_health *out,
+                            struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
@@ -486,8 +492,8 @@ enum mc_err mc_health_parse(const char *buf, size_t len,
 	TRY(parse_health_numbers(root, out, err));
 	TRY(parse_playing(root, out->playing, err));
 	TRY(mc__json_strv(root, "", "errors", HEALTH_MAX_ERRORS,
-			  HEALTH_ERROR_LEN, NULL, NULL, &out->errors,
-			  &out->n_errors, err));
+	                  HEALTH_ERROR_LEN, NULL, NULL, &out->errors,
+	                  &out->n_errors, err));
 fail:
 	json_decref(root);
 	if (rc != MC_OK)
@@ -552,11 +558,11 @@ void mc_health_clear(struct mc_health *h)
 	memset(h, 0, sizeof(*h));
 }
 
-/* ---- proof of play -------------------------------------------------------- */
+/* ---- proof of play ---- */
 
 static enum mc_err parse_pop_record(json_t *o, const char *path,
-				    struct mc_pop_record *r,
-				    struct mc_error *err)
+                                    struct mc_pop_record *r,
+                                    struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -564,30 +570,30 @@ static enum mc_err parse_pop_record(json_t *o, const char *path,
 
 	if (!json_is_object(o))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
-				    path);
-	TRY(mc__json_string_check(o, path, "id", MC__REQUIRED,
-				  POP_RECORD_ID_MAX, record_id_valid,
-				  "a record id of 1..128 characters [A-Za-z0-9._-]",
-				  &r->id, err));
+		                    path);
+	TRY(mc__json_string_check(
+	        o, path, "id", MC__REQUIRED, POP_RECORD_ID_MAX, record_id_valid,
+	        "a record id of 1..128 characters [A-Za-z0-9._-]", &r->id,
+	        err));
 	TRY(mc__json_id(o, path, "content", MC__REQUIRED, &r->content, err));
 	TRY(mc__json_sha256(o, path, "sha256", MC__OPTIONAL, r->sha256, err));
 	TRY(mc__json_id(o, path, "entry", MC__OPTIONAL, &r->entry, err));
 	TRY(mc__json_enum(o, path, "channel", MC__REQUIRED, mc_channel_parse,
-			  "screen|speaker", 0, &ch, err));
+	                  "screen|speaker", 0, &ch, err));
 	r->channel = (enum mc_channel)ch;
 	TRY(get_time(o, path, "start_ms", MC__REQUIRED, &r->start_ms, err));
 	TRY(get_time(o, path, "end_ms", MC__REQUIRED, &r->end_ms, err));
 	if (r->end_ms < r->start_ms) {
 		mc__json_path(field, sizeof(field), path, "end_ms");
 		rc = mc_error_set(err, MC_ERR_RANGE,
-				  "%s: %" PRId64 " is before start_ms %" PRId64,
-				  field, r->end_ms, r->start_ms);
+		                  "%s: %" PRId64 " is before start_ms %" PRId64,
+		                  field, r->end_ms, r->start_ms);
 		goto fail;
 	}
 	TRY(mc__json_bool(o, path, "completed", MC__OPTIONAL, true,
-			  &r->completed, err));
+	                  &r->completed, err));
 	TRY(mc__json_int(o, path, "count", MC__OPTIONAL, 1, INT32_MAX, 1,
-			 &r->count, err));
+	                 &r->count, err));
 fail:
 	return rc;
 }
@@ -600,7 +606,7 @@ static void pop_record_free(struct mc_pop_record *r)
 }
 
 enum mc_err mc_pop_batch_parse(const char *buf, size_t len,
-			       struct mc_pop_batch *out, struct mc_error *err)
+                               struct mc_pop_batch *out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	json_t *root = NULL, *arr;
@@ -612,7 +618,7 @@ enum mc_err mc_pop_batch_parse(const char *buf, size_t len,
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
 	TRY(mc__json_id(root, "", "batch", MC__REQUIRED, &out->batch, err));
 	TRY(mc__json_array(root, "", "records", MC__REQUIRED, POP_MAX_RECORDS,
-			   &arr, err));
+	                   &arr, err));
 	n = json_array_size(arr);
 	if (n && !(out->records = calloc(n, sizeof(*out->records)))) {
 		rc = mc_error_set(err, MC_ERR_NOMEM, "records: out of memory");
@@ -623,7 +629,7 @@ enum mc_err mc_pop_batch_parse(const char *buf, size_t len,
 		/* Counted first, so that a failing record is freed too. */
 		out->n_records = i + 1;
 		TRY(parse_pop_record(json_array_get(arr, i), field,
-				     &out->records[i], err));
+		                     &out->records[i], err));
 	}
 fail:
 	json_decref(root);
@@ -680,7 +686,7 @@ void mc_pop_batch_clear(struct mc_pop_batch *b)
 }
 
 enum mc_err mc_pop_ack_parse(const char *buf, size_t len,
-			     struct mc_pop_ack *out, struct mc_error *err)
+                             struct mc_pop_ack *out, struct mc_error *err)
 {
 	json_t *root = NULL, *arr;
 	enum mc_err rc;
@@ -690,12 +696,12 @@ enum mc_err mc_pop_ack_parse(const char *buf, size_t len,
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
 	TRY(mc__json_id(root, "", "batch", MC__REQUIRED, &out->batch, err));
 	/* Present even when empty: an ack that names nothing is a bug. */
-	TRY(mc__json_array(root, "", "ids", MC__REQUIRED, POP_MAX_RECORDS,
-			   &arr, err));
+	TRY(mc__json_array(root, "", "ids", MC__REQUIRED, POP_MAX_RECORDS, &arr,
+	                   err));
 	TRY(mc__json_strv(root, "", "ids", POP_MAX_RECORDS, POP_RECORD_ID_MAX,
-			  record_id_valid,
-			  "a record id of 1..128 characters [A-Za-z0-9._-]",
-			  &out->ids, &out->n_ids, err));
+	                  record_id_valid,
+	                  "a record id of 1..128 characters [A-Za-z0-9._-]",
+	                  &out->ids, &out->n_ids, err));
 fail:
 	json_decref(root);
 	if (rc != MC_OK)
@@ -726,10 +732,10 @@ void mc_pop_ack_clear(struct mc_pop_ack *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* ---- commands ------------------------------------------------------------- */
+/* ---- commands ---- */
 
 enum mc_err mc_command_parse(const char *buf, size_t len,
-			     struct mc_command *out, struct mc_error *err)
+                             struct mc_command *out, struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
@@ -739,18 +745,18 @@ enum mc_err mc_command_parse(const char *buf, size_t len,
 	TRY(parse_doc(buf, len, MC_MAX_COMMAND_BYTES, "command", &root, err));
 	TRY(mc__json_id(root, "", "id", MC__REQUIRED, &out->id, err));
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
-	TRY(mc__json_enum(root, "", "action", MC__REQUIRED,
-			  mc_command_action_parse,
-			  "resync|identify|screenshot|restart|reboot|screen_power|volume",
-			  0, &action, err));
+	TRY(mc__json_enum(
+	        root, "", "action", MC__REQUIRED, mc_command_action_parse,
+	        "resync|identify|screenshot|restart|reboot|screen_power|volume",
+	        0, &action, err));
 	out->action = (enum mc_command_action)action;
 	/* Arguments belong to one action each; others ignore them. */
 	if (out->action == MC_CMD_VOLUME)
 		TRY(mc__json_int32(root, "", "volume", MC__REQUIRED, 0, 100, 0,
-				   &out->volume, err));
+		                   &out->volume, err));
 	if (out->action == MC_CMD_SCREEN_POWER)
 		TRY(mc__json_bool(root, "", "power_on", MC__REQUIRED, false,
-				  &out->power_on, err));
+		                  &out->power_on, err));
 	TRY(get_validity(root, &out->issued_ms, &out->expires_ms, err));
 fail:
 	json_decref(root);
@@ -788,20 +794,20 @@ void mc_command_clear(struct mc_command *c)
 }
 
 enum mc_err mc_command_result_parse(const char *buf, size_t len,
-				    struct mc_command_result *out,
-				    struct mc_error *err)
+                                    struct mc_command_result *out,
+                                    struct mc_error *err)
 {
 	json_t *root = NULL;
 	enum mc_err rc;
 
 	memset(out, 0, sizeof(*out));
 	TRY(parse_doc(buf, len, MC_MAX_RESULT_BYTES, "command_result", &root,
-		      err));
+	              err));
 	TRY(mc__json_id(root, "", "id", MC__REQUIRED, &out->id, err));
 	TRY(mc__json_id(root, "", "node", MC__REQUIRED, &out->node, err));
 	TRY(mc__json_bool(root, "", "ok", MC__REQUIRED, false, &out->ok, err));
 	TRY(mc__json_string(root, "", "message", MC__OPTIONAL, MC__TEXT_MAX,
-			    &out->message, err));
+	                    &out->message, err));
 	TRY(get_time(root, "", "at_ms", MC__REQUIRED, &out->at_ms, err));
 fail:
 	json_decref(root);

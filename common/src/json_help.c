@@ -17,7 +17,7 @@ void mc__json_path(char *buf, size_t n, const char *parent, const char *key)
 }
 
 void mc__json_path_index(char *buf, size_t n, const char *parent,
-			 const char *key, size_t i)
+                         const char *key, size_t i)
 {
 	if (parent && parent[0])
 		snprintf(buf, n, "%s.%s[%zu]", parent, key, i);
@@ -26,8 +26,7 @@ void mc__json_path_index(char *buf, size_t n, const char *parent,
 }
 
 enum mc_err mc__json_parse(const char *buf, size_t len, size_t max,
-			   const char *what, json_t **out,
-			   struct mc_error *err)
+                           const char *what, json_t **out, struct mc_error *err)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -38,29 +37,24 @@ enum mc_err mc__json_parse(const char *buf, size_t len, size_t max,
 		return mc_error_set(err, MC_ERR_INVAL, "%s: no input", what);
 	/* Refuse before parsing, so an oversized input costs nothing. */
 	if (len > max)
-		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "%s: %zu bytes, larger than the limit of %zu bytes",
-				    what, len, max);
+		return mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "%s: %zu bytes, larger than the limit of %zu bytes",
+		        what, len, max);
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		switch (json_error_code(&jerr)) {
-		case json_error_invalid_utf8:
-			rc = MC_ERR_UTF8;
-			break;
-		case json_error_out_of_memory:
-			rc = MC_ERR_NOMEM;
-			break;
-		default:
-			rc = MC_ERR_PARSE;
-			break;
+		case json_error_invalid_utf8: rc = MC_ERR_UTF8; break;
+		case json_error_out_of_memory: rc = MC_ERR_NOMEM; break;
+		default: rc = MC_ERR_PARSE; break;
 		}
 		return mc_error_set(err, rc, "%s: line %d column %d: %s", what,
-				    jerr.line, jerr.column, jerr.text);
+		                    jerr.line, jerr.column, jerr.text);
 	}
 	if (!json_is_object(root)) {
 		json_decref(root);
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be a JSON object", what);
+		                    "%s: must be a JSON object", what);
 	}
 	*out = root;
 	return MC_OK;
@@ -76,14 +70,15 @@ enum mc_err mc__json_version(json_t *root, struct mc_error *err)
 	 * reported as unsupported rather than as out of range.
 	 */
 	rc = mc__json_int(root, "", "v", MC__OPTIONAL, 1, INT64_MAX, 1, &v,
-			  err);
+	                  err);
 	if (rc != MC_OK)
 		return rc;
 	if (v > 1)
-		return mc_error_set(err, MC_ERR_UNSUPPORTED,
-				    "v: protocol version %" PRId64
-				    " is not supported (this build speaks version 1)",
-				    v);
+		return mc_error_set(
+		        err, MC_ERR_UNSUPPORTED,
+		        "v: protocol version %" PRId64
+		        " is not supported (this build speaks version 1)",
+		        v);
 	return MC_OK;
 }
 
@@ -99,18 +94,16 @@ json_t *mc__json_member(json_t *obj, const char *key)
  * absent optional field.
  */
 static enum mc_err member(json_t *obj, const char *field, const char *key,
-			  bool required, json_t **v, struct mc_error *err)
+                          bool required, json_t **v, struct mc_error *err)
 {
 	*v = mc__json_member(obj, key);
 	if (!*v && required)
-		return mc_error_set(err, MC_ERR_MISSING, "%s: required",
-				    field);
+		return mc_error_set(err, MC_ERR_MISSING, "%s: required", field);
 	return MC_OK;
 }
 
 enum mc_err mc__json_object(json_t *obj, const char *path, const char *key,
-			    bool required, json_t **out,
-			    struct mc_error *err)
+                            bool required, json_t **out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -122,15 +115,15 @@ enum mc_err mc__json_object(json_t *obj, const char *path, const char *key,
 	if (rc != MC_OK || !v)
 		return rc;
 	if (!json_is_object(v))
-		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be an object", field);
+		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an object",
+		                    field);
 	*out = v;
 	return MC_OK;
 }
 
 enum mc_err mc__json_array(json_t *obj, const char *path, const char *key,
-			   bool required, size_t max, json_t **out,
-			   struct mc_error *err)
+                           bool required, size_t max, json_t **out,
+                           struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -142,19 +135,20 @@ enum mc_err mc__json_array(json_t *obj, const char *path, const char *key,
 	if (rc != MC_OK || !v)
 		return rc;
 	if (!json_is_array(v))
-		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be an array", field);
+		return mc_error_set(err, MC_ERR_TYPE, "%s: must be an array",
+		                    field);
 	if (json_array_size(v) > max)
-		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "%s: %zu elements, more than the limit of %zu",
-				    field, json_array_size(v), max);
+		return mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "%s: %zu elements, more than the limit of %zu", field,
+		        json_array_size(v), max);
 	*out = v;
 	return MC_OK;
 }
 
 enum mc_err mc__json_string_value(json_t *v, const char *field, size_t max,
-				  mc__str_valid_fn valid, const char *desc,
-				  char **out, struct mc_error *err)
+                                  mc__str_valid_fn valid, const char *desc,
+                                  char **out, struct mc_error *err)
 {
 	char *s = NULL;
 	enum mc_err rc;
@@ -162,15 +156,15 @@ enum mc_err mc__json_string_value(json_t *v, const char *field, size_t max,
 	*out = NULL;
 	if (!json_is_string(v))
 		return mc_error_set(err, MC_ERR_TYPE, "%s: must be a string",
-				    field);
-	rc = mc_text_normalize(json_string_value(v), json_string_length(v),
-			       max, field, &s, err);
+		                    field);
+	rc = mc_text_normalize(json_string_value(v), json_string_length(v), max,
+	                       field, &s, err);
 	if (rc != MC_OK)
 		return rc;
 	if (valid && !valid(s)) {
 		/* Quote only a short prefix; the value may be hostile. */
-		rc = mc_error_set(err, MC_ERR_RANGE,
-				  "%s: \"%.40s\" must be %s", field, s, desc);
+		rc = mc_error_set(err, MC_ERR_RANGE, "%s: \"%.40s\" must be %s",
+		                  field, s, desc);
 		free(s);
 		return rc;
 	}
@@ -179,9 +173,9 @@ enum mc_err mc__json_string_value(json_t *v, const char *field, size_t max,
 }
 
 enum mc_err mc__json_string_check(json_t *obj, const char *path,
-				  const char *key, bool required, size_t max,
-				  mc__str_valid_fn valid, const char *desc,
-				  char **out, struct mc_error *err)
+                                  const char *key, bool required, size_t max,
+                                  mc__str_valid_fn valid, const char *desc,
+                                  char **out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -196,25 +190,24 @@ enum mc_err mc__json_string_check(json_t *obj, const char *path,
 }
 
 enum mc_err mc__json_string(json_t *obj, const char *path, const char *key,
-			    bool required, size_t max, char **out,
-			    struct mc_error *err)
+                            bool required, size_t max, char **out,
+                            struct mc_error *err)
 {
-	return mc__json_string_check(obj, path, key, required, max, NULL,
-				     NULL, out, err);
+	return mc__json_string_check(obj, path, key, required, max, NULL, NULL,
+	                             out, err);
 }
 
 enum mc_err mc__json_id(json_t *obj, const char *path, const char *key,
-			bool required, char **out, struct mc_error *err)
+                        bool required, char **out, struct mc_error *err)
 {
-	return mc__json_string_check(obj, path, key, required, MC__NAME_MAX,
-				     mc_id_valid,
-				     "an id of 1..64 characters [A-Za-z0-9._-]",
-				     out, err);
+	return mc__json_string_check(
+	        obj, path, key, required, MC__NAME_MAX, mc_id_valid,
+	        "an id of 1..64 characters [A-Za-z0-9._-]", out, err);
 }
 
 enum mc_err mc__json_int(json_t *obj, const char *path, const char *key,
-			 bool required, int64_t min, int64_t max, int64_t def,
-			 int64_t *out, struct mc_error *err)
+                         bool required, int64_t min, int64_t max, int64_t def,
+                         int64_t *out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -231,20 +224,22 @@ enum mc_err mc__json_int(json_t *obj, const char *path, const char *key,
 	}
 	if (!json_is_integer(v))
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be an integer %" PRId64 "..%" PRId64,
-				    field, min, max);
+		                    "%s: must be an integer %" PRId64
+		                    "..%" PRId64,
+		                    field, min, max);
 	i = json_integer_value(v);
 	if (i < min || i > max)
 		return mc_error_set(err, MC_ERR_RANGE,
-				    "%s: %lld is out of range %" PRId64 "..%" PRId64,
-				    field, (long long)i, min, max);
+		                    "%s: %lld is out of range %" PRId64
+		                    "..%" PRId64,
+		                    field, (long long)i, min, max);
 	*out = (int64_t)i;
 	return MC_OK;
 }
 
 enum mc_err mc__json_int32(json_t *obj, const char *path, const char *key,
-			   bool required, int min, int max, int def, int *out,
-			   struct mc_error *err)
+                           bool required, int min, int max, int def, int *out,
+                           struct mc_error *err)
 {
 	int64_t v;
 	enum mc_err rc;
@@ -256,8 +251,8 @@ enum mc_err mc__json_int32(json_t *obj, const char *path, const char *key,
 }
 
 enum mc_err mc__json_double(json_t *obj, const char *path, const char *key,
-			    bool required, double min, double max,
-			    double def, double *out, struct mc_error *err)
+                            bool required, double min, double max, double def,
+                            double *out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -274,20 +269,20 @@ enum mc_err mc__json_double(json_t *obj, const char *path, const char *key,
 	}
 	if (!json_is_number(v))
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be a number %g..%g", field, min,
-				    max);
+		                    "%s: must be a number %g..%g", field, min,
+		                    max);
 	d = json_number_value(v);
 	if (!isfinite(d) || d < min || d > max)
 		return mc_error_set(err, MC_ERR_RANGE,
-				    "%s: %g is out of range %g..%g", field, d,
-				    min, max);
+		                    "%s: %g is out of range %g..%g", field, d,
+		                    min, max);
 	*out = d;
 	return MC_OK;
 }
 
 enum mc_err mc__json_bool(json_t *obj, const char *path, const char *key,
-			  bool required, bool def, bool *out,
-			  struct mc_error *err)
+                          bool required, bool def, bool *out,
+                          struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -303,15 +298,15 @@ enum mc_err mc__json_bool(json_t *obj, const char *path, const char *key,
 	}
 	if (!json_is_boolean(v))
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be true or false", field);
+		                    "%s: must be true or false", field);
 	*out = json_is_true(v);
 	return MC_OK;
 }
 
 enum mc_err mc__json_enum(json_t *obj, const char *path, const char *key,
-			  bool required, int (*parse)(const char *s),
-			  const char *choices, int def, int *out,
-			  struct mc_error *err)
+                          bool required, int (*parse)(const char *s),
+                          const char *choices, int def, int *out,
+                          struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
@@ -328,14 +323,14 @@ enum mc_err mc__json_enum(json_t *obj, const char *path, const char *key,
 	}
 	if (!json_is_string(v))
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be a string, one of %s", field,
-				    choices);
+		                    "%s: must be a string, one of %s", field,
+		                    choices);
 	/* Enum names are ASCII; jansson has already checked the UTF-8. */
 	e = parse(json_string_value(v));
 	if (e < 0 || strlen(json_string_value(v)) != json_string_length(v))
 		return mc_error_set(err, MC_ERR_RANGE,
-				    "%s: \"%.40s\" is not one of %s", field,
-				    json_string_value(v), choices);
+		                    "%s: \"%.40s\" is not one of %s", field,
+		                    json_string_value(v), choices);
 	*out = e;
 	return MC_OK;
 }
@@ -348,9 +343,9 @@ void mc__strv_free(char **v, size_t n)
 }
 
 enum mc_err mc__json_strv(json_t *obj, const char *path, const char *key,
-			  size_t max_items, size_t max_len,
-			  mc__str_valid_fn valid, const char *desc,
-			  char ***out, size_t *n, struct mc_error *err)
+                          size_t max_items, size_t max_len,
+                          mc__str_valid_fn valid, const char *desc, char ***out,
+                          size_t *n, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	char **v = NULL;
@@ -360,8 +355,7 @@ enum mc_err mc__json_strv(json_t *obj, const char *path, const char *key,
 
 	*out = NULL;
 	*n = 0;
-	rc = mc__json_array(obj, path, key, MC__OPTIONAL, max_items, &arr,
-			    err);
+	rc = mc__json_array(obj, path, key, MC__OPTIONAL, max_items, &arr, err);
 	if (rc != MC_OK || !arr)
 		return rc;
 	count = json_array_size(arr);
@@ -371,12 +365,12 @@ enum mc_err mc__json_strv(json_t *obj, const char *path, const char *key,
 	if (!v) {
 		mc__json_path(field, sizeof(field), path, key);
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    field);
+		                    field);
 	}
 	for (; got < count; got++) {
 		mc__json_path_index(field, sizeof(field), path, key, got);
 		rc = mc__json_string_value(json_array_get(arr, got), field,
-					   max_len, valid, desc, &v[got], err);
+		                           max_len, valid, desc, &v[got], err);
 		if (rc != MC_OK)
 			goto fail;
 	}
@@ -390,9 +384,10 @@ fail:
 }
 
 enum mc_err mc__json_targets(json_t *obj, const char *path, const char *key,
-			     struct mc_targets *t, struct mc_error *err)
+                             struct mc_targets *t, struct mc_error *err)
 {
-	static const char id_desc[] = "an id of 1..64 characters [A-Za-z0-9._-]";
+	static const char id_desc[] =
+	        "an id of 1..64 characters [A-Za-z0-9._-]";
 	char field[MC__PATH_MAX];
 	enum mc_err rc;
 	json_t *o;
@@ -403,15 +398,15 @@ enum mc_err mc__json_targets(json_t *obj, const char *path, const char *key,
 		return rc;
 	mc__json_path(field, sizeof(field), path, key);
 	rc = mc__json_strv(o, field, "sites", MC__TARGETS_MAX, MC__NAME_MAX,
-			   mc_id_valid, id_desc, &t->sites, &t->n_sites, err);
+	                   mc_id_valid, id_desc, &t->sites, &t->n_sites, err);
 	if (rc == MC_OK)
 		rc = mc__json_strv(o, field, "tags", MC__TARGETS_MAX,
-				   MC__NAME_MAX, mc_id_valid, id_desc,
-				   &t->tags, &t->n_tags, err);
+		                   MC__NAME_MAX, mc_id_valid, id_desc, &t->tags,
+		                   &t->n_tags, err);
 	if (rc == MC_OK)
 		rc = mc__json_strv(o, field, "nodes", MC__TARGETS_MAX,
-				   MC__NAME_MAX, mc_id_valid, id_desc,
-				   &t->nodes, &t->n_nodes, err);
+		                   MC__NAME_MAX, mc_id_valid, id_desc,
+		                   &t->nodes, &t->n_nodes, err);
 	if (rc != MC_OK)
 		mc__targets_clear(t);
 	return rc;
@@ -437,8 +432,7 @@ static int hex_digit(char c)
 }
 
 enum mc_err mc__json_colour(json_t *obj, const char *path, const char *key,
-			    uint32_t def, uint32_t *out,
-			    struct mc_error *err)
+                            uint32_t def, uint32_t *out, struct mc_error *err)
 {
 	char field[MC__PATH_MAX];
 	const char *s;
@@ -456,8 +450,8 @@ enum mc_err mc__json_colour(json_t *obj, const char *path, const char *key,
 	}
 	if (!json_is_string(v))
 		return mc_error_set(err, MC_ERR_TYPE,
-				    "%s: must be a colour string \"#RRGGBB\"",
-				    field);
+		                    "%s: must be a colour string \"#RRGGBB\"",
+		                    field);
 	s = json_string_value(v);
 	if (json_string_length(v) != 7 || s[0] != '#')
 		goto bad;
@@ -473,8 +467,8 @@ enum mc_err mc__json_colour(json_t *obj, const char *path, const char *key,
 
 bad:
 	return mc_error_set(err, MC_ERR_RANGE,
-			    "%s: \"%.40s\" is not a colour \"#RRGGBB\"", field,
-			    s);
+	                    "%s: \"%.40s\" is not a colour \"#RRGGBB\"", field,
+	                    s);
 }
 
 bool mc__sha256_valid(const char *s)
@@ -489,24 +483,23 @@ bool mc__sha256_valid(const char *s)
 }
 
 enum mc_err mc__json_sha256(json_t *obj, const char *path, const char *key,
-			    bool required, char out[65],
-			    struct mc_error *err)
+                            bool required, char out[65], struct mc_error *err)
 {
 	char *s = NULL;
 	enum mc_err rc;
 
 	out[0] = '\0';
 	rc = mc__json_string_check(obj, path, key, required, 64,
-				   mc__sha256_valid,
-				   "64 lower-case hex digits", &s, err);
+	                           mc__sha256_valid, "64 lower-case hex digits",
+	                           &s, err);
 	if (rc == MC_ERR_TOO_LARGE) {
 		/* A long value is a malformed hash, not a long text. */
 		char field[MC__PATH_MAX];
 
 		mc__json_path(field, sizeof(field), path, key);
 		rc = mc_error_set(err, MC_ERR_RANGE,
-				  "%s: must be 64 lower-case hex digits",
-				  field);
+		                  "%s: must be 64 lower-case hex digits",
+		                  field);
 	}
 	if (rc == MC_OK && s)
 		memcpy(out, s, 65);
@@ -543,7 +536,7 @@ void mc__jset_bool(json_t *o, const char *key, bool v, bool *ok)
 }
 
 void mc__jset_strv(json_t *o, const char *key, char *const *v, size_t n,
-		   bool *ok)
+                   bool *ok)
 {
 	json_t *arr = json_array();
 
@@ -562,7 +555,7 @@ void mc__jset_colour(json_t *o, const char *key, uint32_t rgb, bool *ok)
 }
 
 void mc__jset_targets(json_t *o, const char *key, const struct mc_targets *t,
-		      bool *ok)
+                      bool *ok)
 {
 	json_t *obj = mc__jobject(ok);
 

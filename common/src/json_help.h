@@ -31,7 +31,7 @@
 /* Byte limits on strings, after NFC normalisation. */
 #define MC__TEXT_MAX 4000 /* slogan, speech, alert and transcript text */
 #define MC__NAME_MAX 256  /* human names, fonts, short messages */
-#define MC__URL_MAX 1024  /* URLs and asset paths */
+#define MC__URL_MAX  1024 /* URLs and asset paths */
 #define MC__RULE_MAX 512  /* RRULE and DURATION strings */
 
 /* Whether a reader fails on an absent (or null) field. */
@@ -46,7 +46,7 @@ void mc__json_path(char *buf, size_t n, const char *parent, const char *key);
 
 /* "parent.key[i]", or "key[i]" when parent is empty. */
 void mc__json_path_index(char *buf, size_t n, const char *parent,
-			 const char *key, size_t i);
+                         const char *key, size_t i);
 
 /*
  * Parse buf[0..len) as one JSON object.  Input longer than max fails with
@@ -56,8 +56,8 @@ void mc__json_path_index(char *buf, size_t n, const char *parent,
  * reference the caller releases with json_decref().
  */
 enum mc_err mc__json_parse(const char *buf, size_t len, size_t max,
-			   const char *what, json_t **out,
-			   struct mc_error *err);
+                           const char *what, json_t **out,
+                           struct mc_error *err);
 
 /*
  * The message protocol version "v": absent means 1, 1 is accepted, a
@@ -70,16 +70,15 @@ json_t *mc__json_member(json_t *obj, const char *key);
 
 /* Member that must be an object; *out borrowed, NULL when absent. */
 enum mc_err mc__json_object(json_t *obj, const char *path, const char *key,
-			    bool required, json_t **out,
-			    struct mc_error *err);
+                            bool required, json_t **out, struct mc_error *err);
 
 /*
  * Member that must be an array of at most max elements; *out borrowed,
  * NULL when absent.
  */
 enum mc_err mc__json_array(json_t *obj, const char *path, const char *key,
-			   bool required, size_t max, json_t **out,
-			   struct mc_error *err);
+                           bool required, size_t max, json_t **out,
+                           struct mc_error *err);
 
 /*
  * A string value v (already looked up) at path field: valid UTF-8, no
@@ -88,52 +87,52 @@ enum mc_err mc__json_array(json_t *obj, const char *path, const char *key,
  * error says "must be <desc>".
  */
 enum mc_err mc__json_string_value(json_t *v, const char *field, size_t max,
-				  mc__str_valid_fn valid, const char *desc,
-				  char **out, struct mc_error *err);
+                                  mc__str_valid_fn valid, const char *desc,
+                                  char **out, struct mc_error *err);
 
 /* Member string as mc__json_string_value; *out NULL when absent. */
 enum mc_err mc__json_string_check(json_t *obj, const char *path,
-				  const char *key, bool required, size_t max,
-				  mc__str_valid_fn valid, const char *desc,
-				  char **out, struct mc_error *err);
+                                  const char *key, bool required, size_t max,
+                                  mc__str_valid_fn valid, const char *desc,
+                                  char **out, struct mc_error *err);
 
 /* Member free text of at most max bytes. */
 enum mc_err mc__json_string(json_t *obj, const char *path, const char *key,
-			    bool required, size_t max, char **out,
-			    struct mc_error *err);
+                            bool required, size_t max, char **out,
+                            struct mc_error *err);
 
 /* Member id ([A-Za-z0-9._-]{1,64}, mc_id_valid). */
 enum mc_err mc__json_id(json_t *obj, const char *path, const char *key,
-			bool required, char **out, struct mc_error *err);
+                        bool required, char **out, struct mc_error *err);
 
 /* Member integer in min..max; def when absent and optional. */
 enum mc_err mc__json_int(json_t *obj, const char *path, const char *key,
-			 bool required, int64_t min, int64_t max, int64_t def,
-			 int64_t *out, struct mc_error *err);
+                         bool required, int64_t min, int64_t max, int64_t def,
+                         int64_t *out, struct mc_error *err);
 
 /* The same for an int field. */
 enum mc_err mc__json_int32(json_t *obj, const char *path, const char *key,
-			   bool required, int min, int max, int def, int *out,
-			   struct mc_error *err);
+                           bool required, int min, int max, int def, int *out,
+                           struct mc_error *err);
 
 /* Member number (integer or real) in min..max; def when absent. */
 enum mc_err mc__json_double(json_t *obj, const char *path, const char *key,
-			    bool required, double min, double max,
-			    double def, double *out, struct mc_error *err);
+                            bool required, double min, double max, double def,
+                            double *out, struct mc_error *err);
 
 /* Member true or false; def when absent. */
 enum mc_err mc__json_bool(json_t *obj, const char *path, const char *key,
-			  bool required, bool def, bool *out,
-			  struct mc_error *err);
+                          bool required, bool def, bool *out,
+                          struct mc_error *err);
 
 /*
  * Member string naming one value of an enum: parse maps the name to the
  * value or -1; choices lists the names for the error ("screen|speaker").
  */
 enum mc_err mc__json_enum(json_t *obj, const char *path, const char *key,
-			  bool required, int (*parse)(const char *s),
-			  const char *choices, int def, int *out,
-			  struct mc_error *err);
+                          bool required, int (*parse)(const char *s),
+                          const char *choices, int def, int *out,
+                          struct mc_error *err);
 
 /*
  * Member array of at most max_items strings, each checked as by
@@ -141,22 +140,20 @@ enum mc_err mc__json_enum(json_t *obj, const char *path, const char *key,
  * On failure nothing is returned.
  */
 enum mc_err mc__json_strv(json_t *obj, const char *path, const char *key,
-			  size_t max_items, size_t max_len,
-			  mc__str_valid_fn valid, const char *desc,
-			  char ***out, size_t *n, struct mc_error *err);
+                          size_t max_items, size_t max_len,
+                          mc__str_valid_fn valid, const char *desc, char ***out,
+                          size_t *n, struct mc_error *err);
 
 /* Member colour "#RRGGBB" (either case) as 0xRRGGBB; def when absent. */
 enum mc_err mc__json_colour(json_t *obj, const char *path, const char *key,
-			    uint32_t def, uint32_t *out,
-			    struct mc_error *err);
+                            uint32_t def, uint32_t *out, struct mc_error *err);
 
 /* 64 lower-case hex digits. */
 bool mc__sha256_valid(const char *s);
 
 /* Member sha256 into out (NUL-terminated); "" when absent. */
 enum mc_err mc__json_sha256(json_t *obj, const char *path, const char *key,
-			    bool required, char out[65],
-			    struct mc_error *err);
+                            bool required, char out[65], struct mc_error *err);
 
 /* Most sites, tags or nodes one targets object may list. */
 #define MC__TARGETS_MAX 1000
@@ -166,7 +163,7 @@ enum mc_err mc__json_sha256(json_t *obj, const char *path, const char *key,
  * gives empty targets (everyone).  On failure t is left empty.
  */
 enum mc_err mc__json_targets(json_t *obj, const char *path, const char *key,
-			     struct mc_targets *t, struct mc_error *err);
+                             struct mc_targets *t, struct mc_error *err);
 
 /* Free what mc__json_targets filled and empty t. */
 void mc__targets_clear(struct mc_targets *t);
@@ -181,10 +178,10 @@ void mc__jset_int(json_t *o, const char *key, int64_t v, bool *ok);
 void mc__jset_real(json_t *o, const char *key, double v, bool *ok);
 void mc__jset_bool(json_t *o, const char *key, bool v, bool *ok);
 void mc__jset_strv(json_t *o, const char *key, char *const *v, size_t n,
-		   bool *ok);
+                   bool *ok);
 void mc__jset_colour(json_t *o, const char *key, uint32_t rgb, bool *ok);
 void mc__jset_targets(json_t *o, const char *key, const struct mc_targets *t,
-		      bool *ok);
+                      bool *ok);
 
 /* A new object or array; clears *ok when jansson fails. */
 json_t *mc__jobject(bool *ok);

@@ -29,34 +29,34 @@ static bool control_allowed(utf8proc_int32_t cp)
  * sequences) and no code point may be a control character.
  */
 static enum mc_err check_utf8(const char *in, size_t len, const char *field,
-			      struct mc_error *err)
+                              struct mc_error *err)
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)in;
 	size_t at = 0;
 
 	while (at < len) {
 		utf8proc_int32_t cp = -1;
-		utf8proc_ssize_t n = utf8proc_iterate(p + at,
-						      (utf8proc_ssize_t)(len - at),
-						      &cp);
+		utf8proc_ssize_t n = utf8proc_iterate(
+		        p + at, (utf8proc_ssize_t)(len - at), &cp);
 
 		if (n <= 0 || cp < 0)
 			return mc_error_set(err, MC_ERR_UTF8,
-					    "%s: invalid UTF-8 at byte %zu",
-					    field, at);
+			                    "%s: invalid UTF-8 at byte %zu",
+			                    field, at);
 		if (utf8proc_category(cp) == UTF8PROC_CATEGORY_CC &&
 		    !control_allowed(cp))
 			return mc_error_set(err, MC_ERR_RANGE,
-					    "%s: control character U+%04X at byte %zu is not allowed",
-					    field, (unsigned)cp, at);
+			                    "%s: control character U+%04X at "
+			                    "byte %zu is not allowed",
+			                    field, (unsigned)cp, at);
 		at += (size_t)n;
 	}
 	return MC_OK;
 }
 
 enum mc_err mc_text_normalize(const char *in, size_t len, size_t max,
-			      const char *field, char **out,
-			      struct mc_error *err)
+                              const char *field, char **out,
+                              struct mc_error *err)
 {
 	utf8proc_uint8_t *nfc = NULL;
 	utf8proc_ssize_t n;
@@ -74,22 +74,24 @@ enum mc_err mc_text_normalize(const char *in, size_t len, size_t max,
 	 */
 	if (len == 0) {
 		*out = strdup("");
-		return *out ? MC_OK : mc_error_set(err, MC_ERR_NOMEM,
-						   "%s: out of memory", field);
+		return *out ? MC_OK
+		            : mc_error_set(err, MC_ERR_NOMEM,
+		                           "%s: out of memory", field);
 	}
 	n = utf8proc_map((const utf8proc_uint8_t *)in, (utf8proc_ssize_t)len,
-			 &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	                 &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 	if (n < 0) {
 		rc = n == UTF8PROC_ERROR_NOMEM ? MC_ERR_NOMEM : MC_ERR_UTF8;
 		return mc_error_set(err, rc, "%s: %s", field,
-				    utf8proc_errmsg(n));
+		                    utf8proc_errmsg(n));
 	}
 	/* The limit applies to what is stored, i.e. after normalisation. */
 	if ((size_t)n > max) {
 		free(nfc);
-		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "%s: %lld bytes, longer than the limit of %zu",
-				    field, (long long)n, max);
+		return mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "%s: %lld bytes, longer than the limit of %zu", field,
+		        (long long)n, max);
 	}
 	*out = (char *)nfc;
 	return MC_OK;

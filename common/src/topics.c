@@ -7,14 +7,14 @@
 #include "minecast/text.h"
 #include "minecast/topics.h"
 
-#define NODE_PREFIX MC_TOPIC_ROOT "node/"
+#define NODE_PREFIX  MC_TOPIC_ROOT "node/"
 #define ALERT_PREFIX MC_TOPIC_ROOT "alert/"
 
 /* The only suffixes a node topic may carry. */
 static const char *const suffixes[] = {
-	MC_TOPIC_DESIRED, MC_TOPIC_STATE,   MC_TOPIC_HEALTH,
-	MC_TOPIC_POP,     MC_TOPIC_POP_ACK, MC_TOPIC_CMD,
-	MC_TOPIC_CMD_RESULT, MC_TOPIC_ALERT_ACK,
+        MC_TOPIC_DESIRED,    MC_TOPIC_STATE,     MC_TOPIC_HEALTH,
+        MC_TOPIC_POP,        MC_TOPIC_POP_ACK,   MC_TOPIC_CMD,
+        MC_TOPIC_CMD_RESULT, MC_TOPIC_ALERT_ACK,
 };
 
 static const char *find_suffix(const char *s)
@@ -27,7 +27,7 @@ static const char *find_suffix(const char *s)
 
 /* snprintf into buf, mapping truncation to MC_ERR_TOO_LARGE. */
 static enum mc_err put(char *buf, size_t len, const char *a, const char *b,
-		       const char *c)
+                       const char *c)
 {
 	int n;
 
@@ -42,7 +42,7 @@ static enum mc_err put(char *buf, size_t len, const char *a, const char *b,
 }
 
 enum mc_err mc_topic_node(char *buf, size_t len, const char *node,
-			  const char *suffix)
+                          const char *suffix)
 {
 	const char *sfx = find_suffix(suffix);
 	bool wildcard = node && strcmp(node, "+") == 0;
@@ -90,7 +90,7 @@ static bool take_id(const char *s, const char *stop, char id[65])
 }
 
 enum mc_err mc_topic_parse_node(const char *topic, char id[65],
-				const char **suffix)
+                                const char **suffix)
 {
 	size_t plen = strlen(NODE_PREFIX);
 	const char *rest, *slash;

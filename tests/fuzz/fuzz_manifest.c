@@ -14,12 +14,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 /* Not assert(): release builds define NDEBUG, and this must always run. */
-#define CHECK(cond)                                                         \
-	do {                                                                \
-		if (!(cond)) {                                              \
-			fprintf(stderr, "fuzz_manifest: %s failed\n", #cond); \
-			abort();                                            \
-		}                                                           \
+#define CHECK(cond)                                                            \
+	do {                                                                   \
+		if (!(cond)) {                                                 \
+			fprintf(stderr, "fuzz_manifest: %s failed\n", #cond);  \
+			abort();                                               \
+		}                                                              \
 	} while (0)
 
 static void one(const char *buf, size_t len, enum mc_doc_kind kind)

@@ -23,83 +23,101 @@
 
 /* A campaign with every field the format has, in Vietnamese. */
 static const char campaign[] =
-	"{\"format\":\"minecast-campaign/1\","
-	"\"name\":\"Tuyên truyền tháng 11/2023\","
-	"\"timezone\":\"Asia/Ho_Chi_Minh\","
-	"\"content\":["
-	"{\"id\":\"slogan-87-nam\",\"type\":\"slogan\",\"name\":\"Kỷ niệm 87 năm\","
-	"\"text\":\"Kỷ niệm {years} năm Ngày Truyền thống công nhân Vùng mỏ ({since}–2023)\","
-	"\"style\":{\"font\":\"Noto Sans\",\"fg\":\"#FFD700\",\"bg\":\"#b71c1c\","
-	"\"align\":\"center\",\"effect\":\"outline\",\"bg_image\":\"pano-vung-mo\","
-	"\"ticker\":false}},"
-	"{\"id\":\"pano-vung-mo\",\"type\":\"image\",\"name\":\"Pano Vùng mỏ\","
-	"\"fit\":\"cover\",\"src\":\"assets/pano-vung-mo.png\"},"
-	"{\"id\":\"ban-tin-0600\",\"type\":\"audio\",\"name\":\"Bản tin 6 giờ\","
-	"\"src\":\"assets/ban-tin-0600.ogg\",\"text\":\"Bản tin giao ca sáng\","
-	"\"duration_ms\":42000,\"gain_db\":-2.5},"
-	"{\"id\":\"loa-canh-bao\",\"type\":\"speech\","
-	"\"text\":\"Chú ý: giữ kỷ luật an toàn\",\"duration_ms\":8000},"
-	"{\"id\":\"slogan-ky-luat\",\"type\":\"slogan\","
-	"\"text\":\"Kỷ luật và Đồng tâm - Chúng ta nhất định thắng!\"}],"
-	"\"playlists\":["
-	"{\"id\":\"pl-12-11\",\"name\":\"Ngày 12/11\",\"items\":["
-	"{\"content\":\"slogan-87-nam\",\"duration_s\":20,"
-	"\"transition\":\"crossfade\",\"volume\":80},"
-	"{\"content\":\"pano-vung-mo\"}]},"
-	"{\"id\":\"pl-loa\",\"items\":[{\"content\":\"ban-tin-0600\",\"duration_s\":5},"
-	"{\"content\":\"loa-canh-bao\",\"volume\":90}]},"
-	"{\"id\":\"pl-standing\",\"items\":[{\"content\":\"slogan-ky-luat\","
-	"\"duration_s\":15}]}],"
-	"\"entries\":["
-	"{\"id\":\"e-12-11\",\"name\":\"Kỷ niệm 12/11\",\"playlist\":\"pl-12-11\","
-	"\"channel\":\"screen\",\"priority\":60,\"layer\":\"interrupt\","
-	"\"mode\":\"loop\",\"dtstart\":\"20231112T000000\",\"duration\":\"P1D\","
-	"\"tzid\":\"Asia/Ho_Chi_Minh\","
-	"\"rrule\":\"FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12\",\"rdate\":[],"
-	"\"exdate\":[\"20241112T000000\"],\"founded\":1936,"
-	"\"targets\":{\"sites\":[\"cua-lo\"],\"tags\":[\"nha-an\"],\"nodes\":[]}},"
-	"{\"id\":\"e-loa-0600\",\"playlist\":\"pl-loa\",\"channel\":\"speaker\","
-	"\"mode\":\"once\",\"dtstart\":\"20231101T060000\",\"rrule\":\"FREQ=DAILY\"},"
-	"{\"id\":\"e-standing\",\"playlist\":\"pl-standing\",\"channel\":\"screen\","
-	"\"priority\":10,\"layer\":\"fill\"}],"
-	"\"fallback\":{\"screen\":\"slogan-ky-luat\",\"speaker\":null}}";
+        "{\"format\":\"minecast-campaign/1\","
+        "\"name\":\"Tuyên truyền tháng 11/2023\","
+        "\"timezone\":\"Asia/Ho_Chi_Minh\","
+        "\"content\":["
+        "{\"id\":\"slogan-87-nam\",\"type\":\"slogan\",\"name\":\"Kỷ niệm 87 "
+        "năm\","
+        "\"text\":\"Kỷ niệm {years} năm Ngày Truyền thống công nhân Vùng mỏ "
+        "({since}–2023)\","
+        "\"style\":{\"font\":\"Noto "
+        "Sans\",\"fg\":\"#FFD700\",\"bg\":\"#b71c1c\","
+        "\"align\":\"center\",\"effect\":\"outline\",\"bg_image\":\"pano-vung-"
+        "mo\","
+        "\"ticker\":false}},"
+        "{\"id\":\"pano-vung-mo\",\"type\":\"image\",\"name\":\"Pano Vùng mỏ\","
+        "\"fit\":\"cover\",\"src\":\"assets/pano-vung-mo.png\"},"
+        "{\"id\":\"ban-tin-0600\",\"type\":\"audio\",\"name\":\"Bản tin 6 "
+        "giờ\","
+        "\"src\":\"assets/ban-tin-0600.ogg\",\"text\":\"Bản tin giao ca sáng\","
+        "\"duration_ms\":42000,\"gain_db\":-2.5},"
+        "{\"id\":\"loa-canh-bao\",\"type\":\"speech\","
+        "\"text\":\"Chú ý: giữ kỷ luật an toàn\",\"duration_ms\":8000},"
+        "{\"id\":\"slogan-ky-luat\",\"type\":\"slogan\","
+        "\"text\":\"Kỷ luật và Đồng tâm - Chúng ta nhất định thắng!\"}],"
+        "\"playlists\":["
+        "{\"id\":\"pl-12-11\",\"name\":\"Ngày 12/11\",\"items\":["
+        "{\"content\":\"slogan-87-nam\",\"duration_s\":20,"
+        "\"transition\":\"crossfade\",\"volume\":80},"
+        "{\"content\":\"pano-vung-mo\"}]},"
+        "{\"id\":\"pl-loa\",\"items\":[{\"content\":\"ban-tin-0600\","
+        "\"duration_s\":5},"
+        "{\"content\":\"loa-canh-bao\",\"volume\":90}]},"
+        "{\"id\":\"pl-standing\",\"items\":[{\"content\":\"slogan-ky-luat\","
+        "\"duration_s\":15}]}],"
+        "\"entries\":["
+        "{\"id\":\"e-12-11\",\"name\":\"Kỷ niệm "
+        "12/11\",\"playlist\":\"pl-12-11\","
+        "\"channel\":\"screen\",\"priority\":60,\"layer\":\"interrupt\","
+        "\"mode\":\"loop\",\"dtstart\":\"20231112T000000\",\"duration\":"
+        "\"P1D\","
+        "\"tzid\":\"Asia/Ho_Chi_Minh\","
+        "\"rrule\":\"FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12\",\"rdate\":[],"
+        "\"exdate\":[\"20241112T000000\"],\"founded\":1936,"
+        "\"targets\":{\"sites\":[\"cua-lo\"],\"tags\":[\"nha-an\"],\"nodes\":[]"
+        "}},"
+        "{\"id\":\"e-loa-0600\",\"playlist\":\"pl-loa\",\"channel\":"
+        "\"speaker\","
+        "\"mode\":\"once\",\"dtstart\":\"20231101T060000\",\"rrule\":\"FREQ="
+        "DAILY\"},"
+        "{\"id\":\"e-standing\",\"playlist\":\"pl-standing\",\"channel\":"
+        "\"screen\","
+        "\"priority\":10,\"layer\":\"fill\"}],"
+        "\"fallback\":{\"screen\":\"slogan-ky-luat\",\"speaker\":null}}";
 
 #define SHA_A "3f2a9c0d1e4b5a6978877665544332211009f8e7d6c5b4a39281706f5e4d3c2b"
 #define SHA_B "0000000000000000000000000000000000000000000000000000000000abcdef"
 
 /* The compiled form for one node. */
 static const char manifest[] =
-	"{\"format\":\"minecast-manifest/1\",\"name\":\"Tháng 11/2023 — Cửa Lò\","
-	"\"node\":\"pi-cua-lo-01\",\"generated\":\"2023-11-01T07:00:00.250+07:00\","
-	"\"content\":["
-	"{\"id\":\"pano-vung-mo\",\"type\":\"image\",\"sha256\":\"" SHA_A "\","
-	"\"size\":123456,\"url\":\"/v1/content/" SHA_A "\",\"mime\":\"image/png\"},"
-	"{\"id\":\"ban-tin-0600\",\"type\":\"audio\",\"sha256\":\"" SHA_B "\","
-	"\"size\":654321,\"duration_ms\":42000},"
-	"{\"id\":\"slogan-ky-luat\",\"type\":\"slogan\","
-	"\"text\":\"Kỷ luật và Đồng tâm\"}],"
-	"\"playlists\":[{\"id\":\"pl-a\",\"items\":[{\"content\":\"pano-vung-mo\"},"
-	"{\"content\":\"slogan-ky-luat\"}]},"
-	"{\"id\":\"pl-b\",\"items\":[{\"content\":\"ban-tin-0600\"}]}],"
-	"\"entries\":[{\"id\":\"e-a\",\"playlist\":\"pl-a\",\"channel\":\"screen\"},"
-	"{\"id\":\"e-b\",\"playlist\":\"pl-b\",\"channel\":\"speaker\","
-	"\"dtstart\":\"20231101\",\"dtend\":\"20231102\"}],"
-	"\"fallback\":{\"screen\":\"pano-vung-mo\",\"speaker\":\"ban-tin-0600\"}}";
+        "{\"format\":\"minecast-manifest/1\",\"name\":\"Tháng 11/2023 — Cửa "
+        "Lò\","
+        "\"node\":\"pi-cua-lo-01\",\"generated\":\"2023-11-01T07:00:00.250+07:"
+        "00\","
+        "\"content\":["
+        "{\"id\":\"pano-vung-mo\",\"type\":\"image\",\"sha256\":\"" SHA_A "\","
+        "\"size\":123456,\"url\":\"/v1/content/" SHA_A
+        "\",\"mime\":\"image/png\"},"
+        "{\"id\":\"ban-tin-0600\",\"type\":\"audio\",\"sha256\":\"" SHA_B "\","
+        "\"size\":654321,\"duration_ms\":42000},"
+        "{\"id\":\"slogan-ky-luat\",\"type\":\"slogan\","
+        "\"text\":\"Kỷ luật và Đồng tâm\"}],"
+        "\"playlists\":[{\"id\":\"pl-a\",\"items\":[{\"content\":\"pano-vung-"
+        "mo\"},"
+        "{\"content\":\"slogan-ky-luat\"}]},"
+        "{\"id\":\"pl-b\",\"items\":[{\"content\":\"ban-tin-0600\"}]}],"
+        "\"entries\":[{\"id\":\"e-a\",\"playlist\":\"pl-a\",\"channel\":"
+        "\"screen\"},"
+        "{\"id\":\"e-b\",\"playlist\":\"pl-b\",\"channel\":\"speaker\","
+        "\"dtstart\":\"20231101\",\"dtend\":\"20231102\"}],"
+        "\"fallback\":{\"screen\":\"pano-vung-mo\",\"speaker\":\"ban-tin-"
+        "0600\"}}";
 
-/* ---- helpers ---------------------------------------------------------- */
+/* ---- helpers ---- */
 
 static void expect_error(enum mc_err rc, const struct mc_error *e,
-			 enum mc_err code, const char *field, const char *what)
+                         enum mc_err code, const char *field, const char *what)
 {
 	if (rc != code || e->code != code || !strstr(e->msg, field))
 		fail_msg("%s: got %d (%d) \"%s\", expected %d naming \"%s\"",
-			 what, rc, e->code, e->msg, code, field);
+		         what, rc, e->code, e->msg, code, field);
 }
 
 static struct mc_manifest *parse_ok(const char *json, enum mc_doc_kind kind)
 {
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	enum mc_err rc = mc_manifest_parse(json, strlen(json), kind, &m, &e);
 
 	if (rc != MC_OK)
@@ -126,8 +144,8 @@ static char *patch(const char *base, const char *path, const char *value)
 	}
 	tok = strtok_r(copy, ".", &save);
 	while ((next = strtok_r(NULL, ".", &save))) {
-		cur = json_is_array(cur) ? json_array_get(cur, atoi(tok)) :
-					   json_object_get(cur, tok);
+		cur = json_is_array(cur) ? json_array_get(cur, atoi(tok))
+		                         : json_object_get(cur, tok);
 		if (!cur)
 			fail_msg("test path %s not in fixture", path);
 		tok = next;
@@ -153,17 +171,17 @@ struct reject {
 };
 
 static void run_rejects(const char *base, enum mc_doc_kind kind,
-			const struct reject *cases, size_t n)
+                        const struct reject *cases, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		char *json = patch(base, cases[i].path, cases[i].value);
 		struct mc_manifest *m = (struct mc_manifest *)1;
-		struct mc_error e = { 0 };
+		struct mc_error e = {0};
 		char what[200];
 		enum mc_err rc;
 
 		snprintf(what, sizeof(what), "%s = %s", cases[i].path,
-			 cases[i].value ? cases[i].value : "(deleted)");
+		         cases[i].value ? cases[i].value : "(deleted)");
 		rc = mc_manifest_parse(json, strlen(json), kind, &m, &e);
 		expect_error(rc, &e, cases[i].code, cases[i].field, what);
 		assert_null(m);
@@ -171,7 +189,7 @@ static void run_rejects(const char *base, enum mc_doc_kind kind,
 	}
 }
 
-/* ---- parsing and defaults --------------------------------------------- */
+/* ---- parsing and defaults ---- */
 
 static void test_campaign_fields(void **state)
 {
@@ -214,12 +232,12 @@ static void test_campaign_fields(void **state)
 	assert_ptr_equal(m->playlists[0].items[0].content, slogan);
 	assert_int_equal(m->playlists[0].items[0].duration_ms, 20000);
 	assert_int_equal(m->playlists[0].items[0].transition,
-			 MC_TRANSITION_CROSSFADE);
+	                 MC_TRANSITION_CROSSFADE);
 	assert_int_equal(m->playlists[0].items[0].volume, 80);
 	/* Defaults: 10 s, cut, channel volume. */
 	assert_int_equal(m->playlists[0].items[1].duration_ms, 10000);
 	assert_int_equal(m->playlists[0].items[1].transition,
-			 MC_TRANSITION_CUT);
+	                 MC_TRANSITION_CUT);
 	assert_int_equal(m->playlists[0].items[1].volume, -1);
 	/* Sound plays for its own length, whatever duration_s says. */
 	assert_int_equal(m->playlists[1].items[0].duration_ms, 42000);
@@ -256,7 +274,7 @@ static void test_campaign_fields(void **state)
 
 	assert_string_equal(m->fallback_id[MC_CH_SCREEN], "slogan-ky-luat");
 	assert_ptr_equal(m->fallback[MC_CH_SCREEN],
-			 mc_manifest_content(m, "slogan-ky-luat"));
+	                 mc_manifest_content(m, "slogan-ky-luat"));
 	assert_null(m->fallback_id[MC_CH_SPEAKER]);
 	assert_null(m->fallback[MC_CH_SPEAKER]);
 	mc_manifest_free(m);
@@ -282,15 +300,15 @@ static void test_manifest_fields(void **state)
 	assert_int_equal(pano->fit, MC_FIT_CONTAIN);
 	assert_string_equal(m->entries[1].dtend, "20231102");
 	assert_ptr_equal(m->fallback[MC_CH_SPEAKER],
-			 mc_manifest_content(m, "ban-tin-0600"));
+	                 mc_manifest_content(m, "ban-tin-0600"));
 	mc_manifest_free(m);
 }
 
 static void test_minimal_campaign_defaults(void **state)
 {
 	const char *json = "{\"format\":\"minecast-campaign/1\","
-			   "\"content\":[{\"id\":\"s\",\"type\":\"slogan\","
-			   "\"text\":\"Chào mừng\"}]}";
+	                   "\"content\":[{\"id\":\"s\",\"type\":\"slogan\","
+	                   "\"text\":\"Chào mừng\"}]}";
 	struct mc_manifest *m = parse_ok(json, MC_DOC_CAMPAIGN);
 
 	(void)state;
@@ -310,18 +328,21 @@ static void test_nfc_in_documents(void **state)
 {
 	/* "KỶ NIỆM" with Ệ as E + U+0323 + U+0302, in a name and a text. */
 	const char *json = "{\"format\":\"minecast-campaign/1\","
-			   "\"name\":\"KI\\u1ec6M\","
-			   "\"content\":[{\"id\":\"s\",\"type\":\"slogan\","
-			   "\"text\":\"K\xe1\xbb\xb6 NI" "E\xcc\xa3\xcc\x82" "M\"}]}";
+	                   "\"name\":\"KI\\u1ec6M\","
+	                   "\"content\":[{\"id\":\"s\",\"type\":\"slogan\","
+	                   "\"text\":\"K\xe1\xbb\xb6 NI"
+	                   "E\xcc\xa3\xcc\x82"
+	                   "M\"}]}";
 	struct mc_manifest *m = parse_ok(json, MC_DOC_CAMPAIGN);
 
 	(void)state;
-	assert_string_equal(m->content[0].text, "K\xe1\xbb\xb6 NI\xe1\xbb\x86M");
+	assert_string_equal(m->content[0].text,
+	                    "K\xe1\xbb\xb6 NI\xe1\xbb\x86M");
 	assert_string_equal(m->name, "KI\xe1\xbb\x86M");
 	mc_manifest_free(m);
 }
 
-/* ---- round trips -------------------------------------------------------- */
+/* ---- round trips ---- */
 
 static void round_trip(const char *json, enum mc_doc_kind kind)
 {
@@ -341,11 +362,11 @@ static void round_trip(const char *json, enum mc_doc_kind kind)
 	for (size_t i = 0; i < m->n_playlists; i++)
 		for (size_t k = 0; k < m->playlists[i].n_items; k++)
 			assert_int_equal(m2->playlists[i].items[k].duration_ms,
-					 m->playlists[i].items[k].duration_ms);
+			                 m->playlists[i].items[k].duration_ms);
 	for (size_t i = 0; i < m->n_entries; i++) {
 		assert_int_equal(m2->entries[i].layer, m->entries[i].layer);
 		assert_int_equal(m2->entries[i].priority,
-				 m->entries[i].priority);
+		                 m->entries[i].priority);
 	}
 	/* Keys come out sorted and compact. */
 	assert_true(strncmp(d1, "{\"content\":[", 12) == 0);
@@ -370,12 +391,12 @@ static void test_round_trip_manifest(void **state)
 static void test_sample_campaign_loads(void **state)
 {
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	enum mc_err rc;
 
 	(void)state;
 	rc = mc_manifest_load(MC_SOURCE_DIR "/playlists/november-2023.json",
-			      MC_DOC_CAMPAIGN, &m, &e);
+	                      MC_DOC_CAMPAIGN, &m, &e);
 	if (rc != MC_OK)
 		fail_msg("sample campaign: %s", e.msg);
 	assert_true(m->n_entries > 0);
@@ -385,7 +406,7 @@ static void test_sample_campaign_loads(void **state)
 static void test_load_errors(void **state)
 {
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	char path[] = "/tmp/mc-test-manifest-XXXXXX";
 	const char *bad = "{\"format\":\"minecast-campaign/1\",\"content\":7}";
 	FILE *f;
@@ -393,8 +414,8 @@ static void test_load_errors(void **state)
 
 	(void)state;
 	expect_error(mc_manifest_load("/nonexistent/x.json", MC_DOC_CAMPAIGN,
-				      &m, &e),
-		     &e, MC_ERR_IO, "/nonexistent/x.json", "missing file");
+	                              &m, &e),
+	             &e, MC_ERR_IO, "/nonexistent/x.json", "missing file");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
@@ -402,49 +423,54 @@ static void test_load_errors(void **state)
 	fclose(f);
 	/* The error names the file and the field. */
 	expect_error(mc_manifest_load(path, MC_DOC_CAMPAIGN, &m, &e), &e,
-		     MC_ERR_TYPE, "content", "bad file");
+	             MC_ERR_TYPE, "content", "bad file");
 	assert_non_null(strstr(e.msg, path));
 	assert_null(m);
 	remove(path);
 }
 
-/* ---- rejections: the input as a whole ------------------------------------ */
+/* ---- rejections: the input as a whole ---- */
 
 static void test_reject_malformed_json(void **state)
 {
 	static const char *const bad[] = {
-		"{", "", "{\"format\": }", "{\"format\":\"minecast-campaign/1\",}",
-		"{'format':1}", "{\"a\":1} trailing", "nul\x01",
+	        "{",
+	        "",
+	        "{\"format\": }",
+	        "{\"format\":\"minecast-campaign/1\",}",
+	        "{'format':1}",
+	        "{\"a\":1} trailing",
+	        "nul\x01",
 	};
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
 		expect_error(mc_manifest_parse(bad[i], strlen(bad[i]),
-					       MC_DOC_CAMPAIGN, &m, &e),
-			     &e, MC_ERR_PARSE, "line", bad[i]);
+		                               MC_DOC_CAMPAIGN, &m, &e),
+		             &e, MC_ERR_PARSE, "line", bad[i]);
 	/* A JSON value that is not an object. */
 	expect_error(mc_manifest_parse("[]", 2, MC_DOC_CAMPAIGN, &m, &e), &e,
-		     MC_ERR_TYPE, "campaign", "array root");
+	             MC_ERR_TYPE, "campaign", "array root");
 	/* Duplicate keys are refused, not silently merged. */
 	expect_error(mc_manifest_parse("{\"name\":\"a\",\"name\":\"b\"}", 25,
-				       MC_DOC_CAMPAIGN, &m, &e),
-		     &e, MC_ERR_PARSE, "duplicate", "duplicate key");
+	                               MC_DOC_CAMPAIGN, &m, &e),
+	             &e, MC_ERR_PARSE, "duplicate", "duplicate key");
 	assert_null(m);
 }
 
 static void test_reject_truncated(void **state)
 {
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	size_t len = strlen(campaign);
 
 	(void)state;
 	/* Every cut of the document is malformed somewhere. */
 	for (size_t cut = 0; cut < len; cut += 37) {
 		enum mc_err rc = mc_manifest_parse(campaign, cut,
-						   MC_DOC_CAMPAIGN, &m, &e);
+		                                   MC_DOC_CAMPAIGN, &m, &e);
 
 		if (rc != MC_ERR_PARSE && rc != MC_ERR_UTF8)
 			fail_msg("cut at %zu: %d %s", cut, rc, e.msg);
@@ -458,7 +484,7 @@ static void test_reject_oversize(void **state)
 	size_t len = MC_MAX_MANIFEST_BYTES + 1;
 	char *big = malloc(len);
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 
 	(void)state;
 	assert_non_null(big);
@@ -466,11 +492,11 @@ static void test_reject_oversize(void **state)
 	big[0] = '{';
 	big[len - 1] = '}';
 	expect_error(mc_manifest_parse(big, len, MC_DOC_MANIFEST, &m, &e), &e,
-		     MC_ERR_TOO_LARGE, "4194304", "oversize");
+	             MC_ERR_TOO_LARGE, "4194304", "oversize");
 	assert_non_null(strstr(e.msg, "manifest"));
 	/* Exactly at the limit is still parsed. */
 	expect_error(mc_manifest_parse(big, len - 1, MC_DOC_MANIFEST, &m, &e),
-		     &e, MC_ERR_PARSE, "line", "at the limit");
+	             &e, MC_ERR_PARSE, "line", "at the limit");
 	free(big);
 }
 
@@ -488,229 +514,227 @@ static char *campaign_named(const char *bytes)
 static void test_reject_invalid_utf8(void **state)
 {
 	static const char *const seq[] = {
-		"\xC0\xAF",         /* overlong '/' */
-		"\xED\xA0\x80",     /* surrogate U+D800 */
-		"\xE1\xBB",         /* truncated "Ệ" */
-		"\xF8\x88\x80\x80\x80", /* 5-byte form */
+	        "\xC0\xAF",             /* overlong '/' */
+	        "\xED\xA0\x80",         /* surrogate U+D800 */
+	        "\xE1\xBB",             /* truncated "Ệ" */
+	        "\xF8\x88\x80\x80\x80", /* 5-byte form */
 	};
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(seq) / sizeof(*seq); i++) {
 		char *json = campaign_named(seq[i]);
 
 		expect_error(mc_manifest_parse(json, strlen(json),
-					       MC_DOC_CAMPAIGN, &m, &e),
-			     &e, MC_ERR_UTF8, "line 1", "invalid UTF-8");
+		                               MC_DOC_CAMPAIGN, &m, &e),
+		             &e, MC_ERR_UTF8, "line 1", "invalid UTF-8");
 		free(json);
 	}
 	/* A lone surrogate written as an escape is refused too. */
 	{
 		const char *json = "{\"format\":\"minecast-campaign/1\","
-				   "\"name\":\"\\ud800\"}";
+		                   "\"name\":\"\\ud800\"}";
 
 		expect_error(mc_manifest_parse(json, strlen(json),
-					       MC_DOC_CAMPAIGN, &m, &e),
-			     &e, MC_ERR_PARSE, "line 1", "escaped surrogate");
+		                               MC_DOC_CAMPAIGN, &m, &e),
+		             &e, MC_ERR_PARSE, "line 1", "escaped surrogate");
 	}
 }
 
-/* ---- rejections: one field at a time ------------------------------------ */
+/* ---- rejections: one field at a time ---- */
 
 static const struct reject campaign_rejects[] = {
-	/* format */
-	{ "format", NULL, MC_ERR_MISSING, "format" },
-	{ "format", "\"minecast-campaign/2\"", MC_ERR_UNSUPPORTED, "format" },
-	{ "format", "\"minecast-manifest/1\"", MC_ERR_RANGE, "format" },
-	{ "format", "1", MC_ERR_TYPE, "format" },
-	/* header */
-	{ "name", "5", MC_ERR_TYPE, "name" },
-	{ "name", "\"Tên\\u0007\"", MC_ERR_RANGE, "name" },
-	{ "timezone", "\"Asia Ho Chi Minh\"", MC_ERR_RANGE, "timezone" },
-	{ "content", "{}", MC_ERR_TYPE, "content" },
-	{ "playlists", "\"pl\"", MC_ERR_TYPE, "playlists" },
-	{ "entries", "true", MC_ERR_TYPE, "entries" },
-	{ "fallback", "[]", MC_ERR_TYPE, "fallback" },
-	/* content */
-	{ "content.0", "42", MC_ERR_TYPE, "content[0]" },
-	{ "content.0.id", NULL, MC_ERR_MISSING, "content[0].id" },
-	{ "content.0.id", "\"khẩu hiệu\"", MC_ERR_RANGE, "content[0].id" },
-	{ "content.0.id",
-	  "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"",
-	  MC_ERR_RANGE, "content[0].id" },
-	{ "content.0.type", NULL, MC_ERR_MISSING, "content[0].type" },
-	{ "content.0.type", "\"video\"", MC_ERR_RANGE, "content[0].type" },
-	{ "content.0.type", "3", MC_ERR_TYPE, "content[0].type" },
-	{ "content.0.text", NULL, MC_ERR_MISSING, "content[0].text" },
-	{ "content.0.text", "\"\"", MC_ERR_RANGE, "content[0].text" },
-	{ "content.0.text", "[\"Kỷ niệm\"]", MC_ERR_TYPE, "content[0].text" },
-	{ "content.0.style", "\"đỏ\"", MC_ERR_TYPE, "content[0].style" },
-	{ "content.0.style.fg", "\"#FFF\"", MC_ERR_RANGE, "content[0].style.fg" },
-	{ "content.0.style.fg", "\"FFD700\"", MC_ERR_RANGE,
-	  "content[0].style.fg" },
-	{ "content.0.style.bg", "\"#GG0000\"", MC_ERR_RANGE,
-	  "content[0].style.bg" },
-	{ "content.0.style.bg", "16711680", MC_ERR_TYPE, "content[0].style.bg" },
-	{ "content.0.style.align", "\"justify\"", MC_ERR_RANGE,
-	  "content[0].style.align" },
-	{ "content.0.style.effect", "\"glow\"", MC_ERR_RANGE,
-	  "content[0].style.effect" },
-	{ "content.0.style.ticker", "1", MC_ERR_TYPE,
-	  "content[0].style.ticker" },
-	{ "content.0.style.bg_image", "\"khong-co\"", MC_ERR_REF,
-	  "content[0].style.bg_image" },
-	{ "content.0.style.bg_image", "\"slogan-ky-luat\"", MC_ERR_RANGE,
-	  "content[0].style.bg_image" },
-	{ "content.1.src", NULL, MC_ERR_MISSING, "content[1].src" },
-	{ "content.1.src", "\"/etc/passwd\"", MC_ERR_RANGE, "content[1].src" },
-	{ "content.1.src", "\"assets/../../x.png\"", MC_ERR_RANGE,
-	  "content[1].src" },
-	{ "content.1.fit", "\"zoom\"", MC_ERR_RANGE, "content[1].fit" },
-	{ "content.1.sha256", "\"ABC\"", MC_ERR_RANGE, "content[1].sha256" },
-	{ "content.1.size", "100", MC_ERR_MISSING, "content[1].size" },
-	{ "content.2.duration_ms", NULL, MC_ERR_MISSING,
-	  "content[2].duration_ms" },
-	{ "content.2.duration_ms", "0", MC_ERR_RANGE,
-	  "content[2].duration_ms" },
-	{ "content.2.duration_ms", "4.2e4", MC_ERR_TYPE,
-	  "content[2].duration_ms" },
-	{ "content.2.gain_db", "100", MC_ERR_RANGE, "content[2].gain_db" },
-	{ "content.2.gain_db", "\"-2\"", MC_ERR_TYPE, "content[2].gain_db" },
-	{ "content.3.text", NULL, MC_ERR_MISSING, "content[3].text" },
-	{ "content.4.text", "\"Kỷ luật\\r\\nĐồng tâm\"", MC_ERR_RANGE,
-	  "content[4].text" },
-	/* duplicate ids */
-	{ "content.1.id", "\"slogan-87-nam\"", MC_ERR_RANGE, "content[1].id" },
-	{ "playlists.2.id", "\"pl-12-11\"", MC_ERR_RANGE, "playlists[2].id" },
-	{ "entries.1.id", "\"e-12-11\"", MC_ERR_RANGE, "entries[1].id" },
-	/* playlists */
-	{ "playlists.0.id", NULL, MC_ERR_MISSING, "playlists[0].id" },
-	{ "playlists.0.items", NULL, MC_ERR_MISSING, "playlists[0].items" },
-	{ "playlists.0.items", "[]", MC_ERR_RANGE, "playlists[0].items" },
-	{ "playlists.0.items", "{}", MC_ERR_TYPE, "playlists[0].items" },
-	{ "playlists.0.items.0", "\"slogan-87-nam\"", MC_ERR_TYPE,
-	  "playlists[0].items[0]" },
-	{ "playlists.0.items.0.content", NULL, MC_ERR_MISSING,
-	  "playlists[0].items[0].content" },
-	{ "playlists.0.items.0.content", "\"khong-co\"", MC_ERR_REF,
-	  "playlists[0].items[0].content" },
-	{ "playlists.0.items.0.duration_s", "0", MC_ERR_RANGE,
-	  "playlists[0].items[0].duration_s" },
-	{ "playlists.0.items.0.duration_s", "86401", MC_ERR_RANGE,
-	  "playlists[0].items[0].duration_s" },
-	{ "playlists.0.items.0.duration_s", "\"20\"", MC_ERR_TYPE,
-	  "playlists[0].items[0].duration_s" },
-	{ "playlists.0.items.0.volume", "101", MC_ERR_RANGE,
-	  "playlists[0].items[0].volume" },
-	{ "playlists.0.items.0.volume", "-1", MC_ERR_RANGE,
-	  "playlists[0].items[0].volume" },
-	{ "playlists.0.items.0.transition", "\"wipe\"", MC_ERR_RANGE,
-	  "playlists[0].items[0].transition" },
-	/* entries */
-	{ "entries.0", "null", MC_ERR_TYPE, "entries[0]" },
-	{ "entries.0.playlist", NULL, MC_ERR_MISSING, "entries[0].playlist" },
-	{ "entries.0.playlist", "\"pl-khong-co\"", MC_ERR_REF,
-	  "entries[0].playlist" },
-	{ "entries.0.channel", NULL, MC_ERR_MISSING, "entries[0].channel" },
-	{ "entries.0.channel", "\"radio\"", MC_ERR_RANGE, "entries[0].channel" },
-	{ "entries.0.priority", "101", MC_ERR_RANGE, "entries[0].priority" },
-	{ "entries.0.priority", "-1", MC_ERR_RANGE, "entries[0].priority" },
-	{ "entries.0.priority", "\"60\"", MC_ERR_TYPE, "entries[0].priority" },
-	{ "entries.0.priority", "60.5", MC_ERR_TYPE, "entries[0].priority" },
-	{ "entries.0.layer", "\"top\"", MC_ERR_RANGE, "entries[0].layer" },
-	{ "entries.0.mode", "\"twice\"", MC_ERR_RANGE, "entries[0].mode" },
-	{ "entries.0.founded", "999", MC_ERR_RANGE, "entries[0].founded" },
-	{ "entries.0.founded", "10000", MC_ERR_RANGE, "entries[0].founded" },
-	{ "entries.0.dtstart", "\"2023-11-12\"", MC_ERR_PARSE,
-	  "entries[0].dtstart" },
-	{ "entries.0.dtstart", "\"20231131T000000\"", MC_ERR_PARSE,
-	  "entries[0].dtstart" },
-	{ "entries.0.dtstart", "\"20231112T250000\"", MC_ERR_PARSE,
-	  "entries[0].dtstart" },
-	{ "entries.0.dtstart", "\"20231112T000000+0700\"", MC_ERR_PARSE,
-	  "entries[0].dtstart" },
-	{ "entries.0.dtstart", "\"20231112Z\"", MC_ERR_PARSE,
-	  "entries[0].dtstart" },
-	{ "entries.0.dtstart", "20231112", MC_ERR_TYPE, "entries[0].dtstart" },
-	{ "entries.0.dtend", "\"20231113T000000\"", MC_ERR_RANGE,
-	  "entries[0].dtend" },
-	{ "entries.0.duration", "\"\"", MC_ERR_RANGE, "entries[0].duration" },
-	{ "entries.0.rrule", "\"\"", MC_ERR_RANGE, "entries[0].rrule" },
-	{ "entries.0.tzid", "\"Giờ Hà Nội\"", MC_ERR_RANGE, "entries[0].tzid" },
-	{ "entries.0.rdate", "[\"12/11/2023\"]", MC_ERR_PARSE,
-	  "entries[0].rdate[0]" },
-	{ "entries.0.exdate", "\"20241112T000000\"", MC_ERR_TYPE,
-	  "entries[0].exdate" },
-	{ "entries.0.exdate", "[20241112]", MC_ERR_TYPE,
-	  "entries[0].exdate[0]" },
-	{ "entries.0.targets", "[\"cua-lo\"]", MC_ERR_TYPE,
-	  "entries[0].targets" },
-	{ "entries.0.targets.sites", "\"cua-lo\"", MC_ERR_TYPE,
-	  "entries[0].targets.sites" },
-	{ "entries.0.targets.tags", "[\"nhà ăn\"]", MC_ERR_RANGE,
-	  "entries[0].targets.tags[0]" },
-	{ "entries.2.rrule", "\"FREQ=DAILY\"", MC_ERR_MISSING,
-	  "entries[2].rrule" },
-	{ "entries.2.duration", "\"PT1H\"", MC_ERR_MISSING,
-	  "entries[2].duration" },
-	/* channel and content type */
-	{ "entries.0.channel", "\"speaker\"", MC_ERR_RANGE,
-	  "entries[0].playlist" },
-	{ "entries.1.channel", "\"screen\"", MC_ERR_RANGE,
-	  "entries[1].playlist" },
-	/* fallback */
-	{ "fallback.screen", "\"khong-co\"", MC_ERR_REF, "fallback.screen" },
-	{ "fallback.screen", "\"ban-tin-0600\"", MC_ERR_RANGE,
-	  "fallback.screen" },
-	{ "fallback.speaker", "\"slogan-ky-luat\"", MC_ERR_RANGE,
-	  "fallback.speaker" },
-	{ "fallback.speaker", "7", MC_ERR_TYPE, "fallback.speaker" },
+        /* format */
+        {"format", NULL, MC_ERR_MISSING, "format"},
+        {"format", "\"minecast-campaign/2\"", MC_ERR_UNSUPPORTED, "format"},
+        {"format", "\"minecast-manifest/1\"", MC_ERR_RANGE, "format"},
+        {"format", "1", MC_ERR_TYPE, "format"},
+        /* header */
+        {"name", "5", MC_ERR_TYPE, "name"},
+        {"name", "\"Tên\\u0007\"", MC_ERR_RANGE, "name"},
+        {"timezone", "\"Asia Ho Chi Minh\"", MC_ERR_RANGE, "timezone"},
+        {"content", "{}", MC_ERR_TYPE, "content"},
+        {"playlists", "\"pl\"", MC_ERR_TYPE, "playlists"},
+        {"entries", "true", MC_ERR_TYPE, "entries"},
+        {"fallback", "[]", MC_ERR_TYPE, "fallback"},
+        /* content */
+        {"content.0", "42", MC_ERR_TYPE, "content[0]"},
+        {"content.0.id", NULL, MC_ERR_MISSING, "content[0].id"},
+        {"content.0.id", "\"khẩu hiệu\"", MC_ERR_RANGE, "content[0].id"},
+        {"content.0.id",
+         "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+         "\"",
+         MC_ERR_RANGE, "content[0].id"},
+        {"content.0.type", NULL, MC_ERR_MISSING, "content[0].type"},
+        {"content.0.type", "\"video\"", MC_ERR_RANGE, "content[0].type"},
+        {"content.0.type", "3", MC_ERR_TYPE, "content[0].type"},
+        {"content.0.text", NULL, MC_ERR_MISSING, "content[0].text"},
+        {"content.0.text", "\"\"", MC_ERR_RANGE, "content[0].text"},
+        {"content.0.text", "[\"Kỷ niệm\"]", MC_ERR_TYPE, "content[0].text"},
+        {"content.0.style", "\"đỏ\"", MC_ERR_TYPE, "content[0].style"},
+        {"content.0.style.fg", "\"#FFF\"", MC_ERR_RANGE, "content[0].style.fg"},
+        {"content.0.style.fg", "\"FFD700\"", MC_ERR_RANGE,
+         "content[0].style.fg"},
+        {"content.0.style.bg", "\"#GG0000\"", MC_ERR_RANGE,
+         "content[0].style.bg"},
+        {"content.0.style.bg", "16711680", MC_ERR_TYPE, "content[0].style.bg"},
+        {"content.0.style.align", "\"justify\"", MC_ERR_RANGE,
+         "content[0].style.align"},
+        {"content.0.style.effect", "\"glow\"", MC_ERR_RANGE,
+         "content[0].style.effect"},
+        {"content.0.style.ticker", "1", MC_ERR_TYPE, "content[0].style.ticker"},
+        {"content.0.style.bg_image", "\"khong-co\"", MC_ERR_REF,
+         "content[0].style.bg_image"},
+        {"content.0.style.bg_image", "\"slogan-ky-luat\"", MC_ERR_RANGE,
+         "content[0].style.bg_image"},
+        {"content.1.src", NULL, MC_ERR_MISSING, "content[1].src"},
+        {"content.1.src", "\"/etc/passwd\"", MC_ERR_RANGE, "content[1].src"},
+        {"content.1.src", "\"assets/../../x.png\"", MC_ERR_RANGE,
+         "content[1].src"},
+        {"content.1.fit", "\"zoom\"", MC_ERR_RANGE, "content[1].fit"},
+        {"content.1.sha256", "\"ABC\"", MC_ERR_RANGE, "content[1].sha256"},
+        {"content.1.size", "100", MC_ERR_MISSING, "content[1].size"},
+        {"content.2.duration_ms", NULL, MC_ERR_MISSING,
+         "content[2].duration_ms"},
+        {"content.2.duration_ms", "0", MC_ERR_RANGE, "content[2].duration_ms"},
+        {"content.2.duration_ms", "4.2e4", MC_ERR_TYPE,
+         "content[2].duration_ms"},
+        {"content.2.gain_db", "100", MC_ERR_RANGE, "content[2].gain_db"},
+        {"content.2.gain_db", "\"-2\"", MC_ERR_TYPE, "content[2].gain_db"},
+        {"content.3.text", NULL, MC_ERR_MISSING, "content[3].text"},
+        {"content.4.text", "\"Kỷ luật\\r\\nĐồng tâm\"", MC_ERR_RANGE,
+         "content[4].text"},
+        /* duplicate ids */
+        {"content.1.id", "\"slogan-87-nam\"", MC_ERR_RANGE, "content[1].id"},
+        {"playlists.2.id", "\"pl-12-11\"", MC_ERR_RANGE, "playlists[2].id"},
+        {"entries.1.id", "\"e-12-11\"", MC_ERR_RANGE, "entries[1].id"},
+        /* playlists */
+        {"playlists.0.id", NULL, MC_ERR_MISSING, "playlists[0].id"},
+        {"playlists.0.items", NULL, MC_ERR_MISSING, "playlists[0].items"},
+        {"playlists.0.items", "[]", MC_ERR_RANGE, "playlists[0].items"},
+        {"playlists.0.items", "{}", MC_ERR_TYPE, "playlists[0].items"},
+        {"playlists.0.items.0", "\"slogan-87-nam\"", MC_ERR_TYPE,
+         "playlists[0].items[0]"},
+        {"playlists.0.items.0.content", NULL, MC_ERR_MISSING,
+         "playlists[0].items[0].content"},
+        {"playlists.0.items.0.content", "\"khong-co\"", MC_ERR_REF,
+         "playlists[0].items[0].content"},
+        {"playlists.0.items.0.duration_s", "0", MC_ERR_RANGE,
+         "playlists[0].items[0].duration_s"},
+        {"playlists.0.items.0.duration_s", "86401", MC_ERR_RANGE,
+         "playlists[0].items[0].duration_s"},
+        {"playlists.0.items.0.duration_s", "\"20\"", MC_ERR_TYPE,
+         "playlists[0].items[0].duration_s"},
+        {"playlists.0.items.0.volume", "101", MC_ERR_RANGE,
+         "playlists[0].items[0].volume"},
+        {"playlists.0.items.0.volume", "-1", MC_ERR_RANGE,
+         "playlists[0].items[0].volume"},
+        {"playlists.0.items.0.transition", "\"wipe\"", MC_ERR_RANGE,
+         "playlists[0].items[0].transition"},
+        /* entries */
+        {"entries.0", "null", MC_ERR_TYPE, "entries[0]"},
+        {"entries.0.playlist", NULL, MC_ERR_MISSING, "entries[0].playlist"},
+        {"entries.0.playlist", "\"pl-khong-co\"", MC_ERR_REF,
+         "entries[0].playlist"},
+        {"entries.0.channel", NULL, MC_ERR_MISSING, "entries[0].channel"},
+        {"entries.0.channel", "\"radio\"", MC_ERR_RANGE, "entries[0].channel"},
+        {"entries.0.priority", "101", MC_ERR_RANGE, "entries[0].priority"},
+        {"entries.0.priority", "-1", MC_ERR_RANGE, "entries[0].priority"},
+        {"entries.0.priority", "\"60\"", MC_ERR_TYPE, "entries[0].priority"},
+        {"entries.0.priority", "60.5", MC_ERR_TYPE, "entries[0].priority"},
+        {"entries.0.layer", "\"top\"", MC_ERR_RANGE, "entries[0].layer"},
+        {"entries.0.mode", "\"twice\"", MC_ERR_RANGE, "entries[0].mode"},
+        {"entries.0.founded", "999", MC_ERR_RANGE, "entries[0].founded"},
+        {"entries.0.founded", "10000", MC_ERR_RANGE, "entries[0].founded"},
+        {"entries.0.dtstart", "\"2023-11-12\"", MC_ERR_PARSE,
+         "entries[0].dtstart"},
+        {"entries.0.dtstart", "\"20231131T000000\"", MC_ERR_PARSE,
+         "entries[0].dtstart"},
+        {"entries.0.dtstart", "\"20231112T250000\"", MC_ERR_PARSE,
+         "entries[0].dtstart"},
+        {"entries.0.dtstart", "\"20231112T000000+0700\"", MC_ERR_PARSE,
+         "entries[0].dtstart"},
+        {"entries.0.dtstart", "\"20231112Z\"", MC_ERR_PARSE,
+         "entries[0].dtstart"},
+        {"entries.0.dtstart", "20231112", MC_ERR_TYPE, "entries[0].dtstart"},
+        {"entries.0.dtend", "\"20231113T000000\"", MC_ERR_RANGE,
+         "entries[0].dtend"},
+        {"entries.0.duration", "\"\"", MC_ERR_RANGE, "entries[0].duration"},
+        {"entries.0.rrule", "\"\"", MC_ERR_RANGE, "entries[0].rrule"},
+        {"entries.0.tzid", "\"Giờ Hà Nội\"", MC_ERR_RANGE, "entries[0].tzid"},
+        {"entries.0.rdate", "[\"12/11/2023\"]", MC_ERR_PARSE,
+         "entries[0].rdate[0]"},
+        {"entries.0.exdate", "\"20241112T000000\"", MC_ERR_TYPE,
+         "entries[0].exdate"},
+        {"entries.0.exdate", "[20241112]", MC_ERR_TYPE, "entries[0].exdate[0]"},
+        {"entries.0.targets", "[\"cua-lo\"]", MC_ERR_TYPE,
+         "entries[0].targets"},
+        {"entries.0.targets.sites", "\"cua-lo\"", MC_ERR_TYPE,
+         "entries[0].targets.sites"},
+        {"entries.0.targets.tags", "[\"nhà ăn\"]", MC_ERR_RANGE,
+         "entries[0].targets.tags[0]"},
+        {"entries.2.rrule", "\"FREQ=DAILY\"", MC_ERR_MISSING,
+         "entries[2].rrule"},
+        {"entries.2.duration", "\"PT1H\"", MC_ERR_MISSING,
+         "entries[2].duration"},
+        /* channel and content type */
+        {"entries.0.channel", "\"speaker\"", MC_ERR_RANGE,
+         "entries[0].playlist"},
+        {"entries.1.channel", "\"screen\"", MC_ERR_RANGE,
+         "entries[1].playlist"},
+        /* fallback */
+        {"fallback.screen", "\"khong-co\"", MC_ERR_REF, "fallback.screen"},
+        {"fallback.screen", "\"ban-tin-0600\"", MC_ERR_RANGE,
+         "fallback.screen"},
+        {"fallback.speaker", "\"slogan-ky-luat\"", MC_ERR_RANGE,
+         "fallback.speaker"},
+        {"fallback.speaker", "7", MC_ERR_TYPE, "fallback.speaker"},
 };
 
 static void test_reject_campaign_fields(void **state)
 {
 	(void)state;
 	run_rejects(campaign, MC_DOC_CAMPAIGN, campaign_rejects,
-		    sizeof(campaign_rejects) / sizeof(*campaign_rejects));
+	            sizeof(campaign_rejects) / sizeof(*campaign_rejects));
 }
 
 static const struct reject manifest_rejects[] = {
-	{ "format", "\"minecast-campaign/1\"", MC_ERR_RANGE, "format" },
-	{ "node", NULL, MC_ERR_MISSING, "node" },
-	{ "node", "\"pi cửa lò\"", MC_ERR_RANGE, "node" },
-	{ "generated", "\"hôm qua\"", MC_ERR_PARSE, "generated" },
-	{ "generated", "\"2023-11-01 07:00:00Z\"", MC_ERR_PARSE, "generated" },
-	{ "generated", "\"2023-02-30T00:00:00Z\"", MC_ERR_PARSE, "generated" },
-	{ "generated", "\"1969-12-31T23:59:59Z\"", MC_ERR_PARSE, "generated" },
-	{ "content.0.sha256", NULL, MC_ERR_MISSING, "content[0].sha256" },
-	{ "content.0.sha256", "\"" SHA_A "0\"", MC_ERR_RANGE,
-	  "content[0].sha256" },
-	{ "content.0.sha256",
-	  "\"3F2A9C0D1E4B5A6978877665544332211009F8E7D6C5B4A39281706F5E4D3C2B\"",
-	  MC_ERR_RANGE, "content[0].sha256" },
-	{ "content.0.size", NULL, MC_ERR_MISSING, "content[0].size" },
-	{ "content.0.size", "0", MC_ERR_RANGE, "content[0].size" },
-	{ "content.0.size", "\"123456\"", MC_ERR_TYPE, "content[0].size" },
-	{ "content.0.url", "\"\"", MC_ERR_RANGE, "content[0].url" },
-	{ "content.1.sha256", "\"\"", MC_ERR_RANGE, "content[1].sha256" },
-	{ "entries.1.duration", "\"P1D\"", MC_ERR_RANGE, "entries[1].dtend" },
-	{ "fallback.speaker", "\"pano-vung-mo\"", MC_ERR_RANGE,
-	  "fallback.speaker" },
+        {"format", "\"minecast-campaign/1\"", MC_ERR_RANGE, "format"},
+        {"node", NULL, MC_ERR_MISSING, "node"},
+        {"node", "\"pi cửa lò\"", MC_ERR_RANGE, "node"},
+        {"generated", "\"hôm qua\"", MC_ERR_PARSE, "generated"},
+        {"generated", "\"2023-11-01 07:00:00Z\"", MC_ERR_PARSE, "generated"},
+        {"generated", "\"2023-02-30T00:00:00Z\"", MC_ERR_PARSE, "generated"},
+        {"generated", "\"1969-12-31T23:59:59Z\"", MC_ERR_PARSE, "generated"},
+        {"content.0.sha256", NULL, MC_ERR_MISSING, "content[0].sha256"},
+        {"content.0.sha256", "\"" SHA_A "0\"", MC_ERR_RANGE,
+         "content[0].sha256"},
+        {"content.0.sha256",
+         "\"3F2A9C0D1E4B5A6978877665544332211009F8E7D6C5B4A39281706F5E4D3C2B\"",
+         MC_ERR_RANGE, "content[0].sha256"},
+        {"content.0.size", NULL, MC_ERR_MISSING, "content[0].size"},
+        {"content.0.size", "0", MC_ERR_RANGE, "content[0].size"},
+        {"content.0.size", "\"123456\"", MC_ERR_TYPE, "content[0].size"},
+        {"content.0.url", "\"\"", MC_ERR_RANGE, "content[0].url"},
+        {"content.1.sha256", "\"\"", MC_ERR_RANGE, "content[1].sha256"},
+        {"entries.1.duration", "\"P1D\"", MC_ERR_RANGE, "entries[1].dtend"},
+        {"fallback.speaker", "\"pano-vung-mo\"", MC_ERR_RANGE,
+         "fallback.speaker"},
 };
 
 static void test_reject_manifest_fields(void **state)
 {
 	(void)state;
 	run_rejects(manifest, MC_DOC_MANIFEST, manifest_rejects,
-		    sizeof(manifest_rejects) / sizeof(*manifest_rejects));
+	            sizeof(manifest_rejects) / sizeof(*manifest_rejects));
 }
 
 static void test_reject_long_text(void **state)
 {
 	char *text = malloc(4002 + 2), *value, *json;
 	struct mc_manifest *m = NULL;
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 
 	(void)state;
 	/* 4000 bytes are accepted, 4001 are not. */
@@ -722,14 +746,15 @@ static void test_reject_long_text(void **state)
 		json = patch(campaign, "content.4.text", value);
 		if (extra == 0) {
 			assert_int_equal(mc_manifest_parse(json, strlen(json),
-							   MC_DOC_CAMPAIGN, &m,
-							   &e), MC_OK);
+			                                   MC_DOC_CAMPAIGN, &m,
+			                                   &e),
+			                 MC_OK);
 			mc_manifest_free(m);
 		} else {
 			expect_error(mc_manifest_parse(json, strlen(json),
-						       MC_DOC_CAMPAIGN, &m, &e),
-				     &e, MC_ERR_TOO_LARGE, "content[4].text",
-				     "4001 bytes");
+			                               MC_DOC_CAMPAIGN, &m, &e),
+			             &e, MC_ERR_TOO_LARGE, "content[4].text",
+			             "4001 bytes");
 		}
 		free(json);
 	}
@@ -739,21 +764,21 @@ static void test_reject_long_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_campaign_fields),
-		cmocka_unit_test(test_manifest_fields),
-		cmocka_unit_test(test_minimal_campaign_defaults),
-		cmocka_unit_test(test_nfc_in_documents),
-		cmocka_unit_test(test_round_trip_campaign),
-		cmocka_unit_test(test_round_trip_manifest),
-		cmocka_unit_test(test_sample_campaign_loads),
-		cmocka_unit_test(test_load_errors),
-		cmocka_unit_test(test_reject_malformed_json),
-		cmocka_unit_test(test_reject_truncated),
-		cmocka_unit_test(test_reject_oversize),
-		cmocka_unit_test(test_reject_invalid_utf8),
-		cmocka_unit_test(test_reject_campaign_fields),
-		cmocka_unit_test(test_reject_manifest_fields),
-		cmocka_unit_test(test_reject_long_text),
+	        cmocka_unit_test(test_campaign_fields),
+	        cmocka_unit_test(test_manifest_fields),
+	        cmocka_unit_test(test_minimal_campaign_defaults),
+	        cmocka_unit_test(test_nfc_in_documents),
+	        cmocka_unit_test(test_round_trip_campaign),
+	        cmocka_unit_test(test_round_trip_manifest),
+	        cmocka_unit_test(test_sample_campaign_loads),
+	        cmocka_unit_test(test_load_errors),
+	        cmocka_unit_test(test_reject_malformed_json),
+	        cmocka_unit_test(test_reject_truncated),
+	        cmocka_unit_test(test_reject_oversize),
+	        cmocka_unit_test(test_reject_invalid_utf8),
+	        cmocka_unit_test(test_reject_campaign_fields),
+	        cmocka_unit_test(test_reject_manifest_fields),
+	        cmocka_unit_test(test_reject_long_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,23 +16,26 @@
 
 /* Fail unless the error has this code and its message names field. */
 static void expect_error(enum mc_err rc, const struct mc_error *e,
-			 enum mc_err code, const char *field)
+                         enum mc_err code, const char *field)
 {
 	if (rc != code || e->code != code || !strstr(e->msg, field))
 		fail_msg("got %d (%d) \"%s\", expected %d naming \"%s\"", rc,
-			 e->code, e->msg, code, field);
+		         e->code, e->msg, code, field);
 }
 
 static void test_nfc_composes_vietnamese(void **state)
 {
 	/* "Ệ" written as E + U+0323 (dot below) + U+0302 (circumflex). */
-	const char in[] = "TI\xCC\x80" "E\xCC\xA3\xCC\x82" "N L\xC3\x8A" "N";
-	struct mc_error e = { 0 };
+	const char in[] = "TI\xCC\x80"
+	                  "E\xCC\xA3\xCC\x82"
+	                  "N L\xC3\x8A"
+	                  "N";
+	struct mc_error e = {0};
 	char *out = NULL;
 
 	(void)state;
 	assert_int_equal(mc_text_normalize(in, strlen(in), 100, "t", &out, &e),
-			 MC_OK);
+	                 MC_OK);
 	/* TÌ + U+1EC6 Ệ + N LÊN */
 	assert_string_equal(out, "T\xC3\x8C\xE1\xBB\x86N L\xC3\x8AN");
 	free(out);
@@ -41,20 +44,20 @@ static void test_nfc_composes_vietnamese(void **state)
 static void test_composed_text_unchanged(void **state)
 {
 	const char *in = "Kỷ luật và Đồng tâm - Chúng ta nhất định thắng!\n"
-			 "\tNgười thợ mỏ";
-	struct mc_error e = { 0 };
+	                 "\tNgười thợ mỏ";
+	struct mc_error e = {0};
 	char *out = NULL;
 
 	(void)state;
-	assert_int_equal(mc_text_normalize(in, strlen(in), 4000, "t", &out,
-					   &e), MC_OK);
+	assert_int_equal(mc_text_normalize(in, strlen(in), 4000, "t", &out, &e),
+	                 MC_OK);
 	assert_string_equal(out, in);
 	free(out);
 }
 
 static void test_empty_text(void **state)
 {
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	char *out = NULL;
 
 	(void)state;
@@ -69,23 +72,23 @@ static void test_invalid_utf8(void **state)
 		const char *bytes;
 		const char *what;
 	} bad[] = {
-		{ "ab\xC0\xAF", "overlong '/'" },
-		{ "\xE0\x80\xAF", "overlong 3-byte" },
-		{ "x\xED\xA0\x80y", "UTF-16 surrogate U+D800" },
-		{ "Vi\xE1\xBB", "truncated 3-byte sequence" },
-		{ "\x80", "lone continuation byte" },
-		{ "\xF4\x90\x80\x80", "above U+10FFFF" },
-		{ "\xFF", "0xFF byte" },
+	        {"ab\xC0\xAF", "overlong '/'"},
+	        {"\xE0\x80\xAF", "overlong 3-byte"},
+	        {"x\xED\xA0\x80y", "UTF-16 surrogate U+D800"},
+	        {"Vi\xE1\xBB", "truncated 3-byte sequence"},
+	        {"\x80", "lone continuation byte"},
+	        {"\xF4\x90\x80\x80", "above U+10FFFF"},
+	        {"\xFF", "0xFF byte"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
-		struct mc_error e = { 0 };
+		struct mc_error e = {0};
 		char *out = (char *)"untouched";
 		enum mc_err rc;
 
 		rc = mc_text_normalize(bad[i].bytes, strlen(bad[i].bytes), 100,
-				       "content[3].text", &out, &e);
+		                       "content[3].text", &out, &e);
 		if (rc != MC_ERR_UTF8)
 			fail_msg("%s: got %d", bad[i].what, rc);
 		expect_error(rc, &e, MC_ERR_UTF8, "content[3].text");
@@ -95,16 +98,16 @@ static void test_invalid_utf8(void **state)
 
 static void test_control_characters(void **state)
 {
-	static const char *const bad[] = { "a\x01", "bell\x07", "esc\x1b[2J",
-					   "cr\r\n", "del\x7f",
-					   "c1\xC2\x85" /* U+0085 NEL */ };
-	struct mc_error e = { 0 };
+	static const char *const bad[] = {
+	        "a\x01",  "bell\x07", "esc\x1b[2J",
+	        "cr\r\n", "del\x7f",  "c1\xC2\x85" /* U+0085 NEL */};
+	struct mc_error e = {0};
 	char *out = NULL;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
 		enum mc_err rc = mc_text_normalize(bad[i], strlen(bad[i]), 100,
-						   "alert.text", &out, &e);
+		                                   "alert.text", &out, &e);
 
 		expect_error(rc, &e, MC_ERR_RANGE, "alert.text");
 		assert_non_null(strstr(e.msg, "control character"));
@@ -112,14 +115,14 @@ static void test_control_characters(void **state)
 	}
 	/* An embedded NUL counts as a control character too. */
 	expect_error(mc_text_normalize("a\0b", 3, 100, "name", &out, &e), &e,
-		     MC_ERR_RANGE, "name");
+	             MC_ERR_RANGE, "name");
 }
 
 static void test_length_limit_after_nfc(void **state)
 {
 	/* Decomposed, 5 bytes; composed "Ệ" is 3 bytes. */
 	const char in[] = "E\xCC\xA3\xCC\x82";
-	struct mc_error e = { 0 };
+	struct mc_error e = {0};
 	char *out = NULL;
 
 	(void)state;
@@ -128,8 +131,8 @@ static void test_length_limit_after_nfc(void **state)
 	free(out);
 	out = NULL;
 	expect_error(mc_text_normalize("Việt Nam", strlen("Việt Nam"), 4,
-				       "content[0].name", &out, &e),
-		     &e, MC_ERR_TOO_LARGE, "content[0].name");
+	                               "content[0].name", &out, &e),
+	             &e, MC_ERR_TOO_LARGE, "content[0].name");
 	assert_null(out);
 }
 
@@ -158,13 +161,13 @@ static void test_id_valid(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_nfc_composes_vietnamese),
-		cmocka_unit_test(test_composed_text_unchanged),
-		cmocka_unit_test(test_empty_text),
-		cmocka_unit_test(test_invalid_utf8),
-		cmocka_unit_test(test_control_characters),
-		cmocka_unit_test(test_length_limit_after_nfc),
-		cmocka_unit_test(test_id_valid),
+	        cmocka_unit_test(test_nfc_composes_vietnamese),
+	        cmocka_unit_test(test_composed_text_unchanged),
+	        cmocka_unit_test(test_empty_text),
+	        cmocka_unit_test(test_invalid_utf8),
+	        cmocka_unit_test(test_control_characters),
+	        cmocka_unit_test(test_length_limit_after_nfc),
+	        cmocka_unit_test(test_id_valid),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,14 +18,14 @@
 #define MC_TOPIC_ROOT "minecast/v1/"
 
 /* Suffixes of a node's topics, with their direction. */
-#define MC_TOPIC_DESIRED "desired"       /* controller → node, retained */
-#define MC_TOPIC_STATE "state"           /* node → controller, retained */
-#define MC_TOPIC_HEALTH "health"         /* node → controller */
-#define MC_TOPIC_POP "pop"               /* node → controller */
-#define MC_TOPIC_POP_ACK "pop/ack"       /* controller → node */
-#define MC_TOPIC_CMD "cmd"               /* controller → node */
+#define MC_TOPIC_DESIRED    "desired"    /* controller → node, retained */
+#define MC_TOPIC_STATE      "state"      /* node → controller, retained */
+#define MC_TOPIC_HEALTH     "health"     /* node → controller */
+#define MC_TOPIC_POP        "pop"        /* node → controller */
+#define MC_TOPIC_POP_ACK    "pop/ack"    /* controller → node */
+#define MC_TOPIC_CMD        "cmd"        /* controller → node */
 #define MC_TOPIC_CMD_RESULT "cmd/result" /* node → controller */
-#define MC_TOPIC_ALERT_ACK "alert/ack"   /* node → controller */
+#define MC_TOPIC_ALERT_ACK  "alert/ack"  /* node → controller */
 
 /* The controller's retained presence. */
 #define MC_TOPIC_CONTROLLER_STATE MC_TOPIC_ROOT "controller/state"
@@ -43,7 +43,7 @@
  * for a bad id or suffix, MC_ERR_TOO_LARGE when buf is too small.
  */
 enum mc_err mc_topic_node(char *buf, size_t len, const char *node,
-			  const char *suffix);
+                          const char *suffix);
 
 /* Write "minecast/v1/alert/<alert_id>"; errors as mc_topic_node. */
 enum mc_err mc_topic_alert(char *buf, size_t len, const char *alert_id);
@@ -56,7 +56,7 @@ enum mc_err mc_topic_alert(char *buf, size_t len, const char *alert_id);
  * wildcards, empty levels) fails with MC_ERR_INVAL and *suffix NULL.
  */
 enum mc_err mc_topic_parse_node(const char *topic, char id[65],
-				const char **suffix);
+                                const char **suffix);
 
 /* Split "minecast/v1/alert/<id>" into id; MC_ERR_INVAL otherwise. */
 enum mc_err mc_topic_parse_alert(const char *topic, char id[65]);
