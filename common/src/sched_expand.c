@@ -10,10 +10,11 @@
  *    fields and convert each occurrence with the zone separately, so UNTIL
  *    is applied here, on instants, instead of by libical.
  *  - icalrecur_iterator_set_start ignores the INTERVAL phase of HOURLY and
- *    MINUTELY rules.  For SECONDLY..WEEKLY we jump instead by moving DTSTART
- *    forward by a whole number of intervals, which generates the same set;
- *    set_start is used only for MONTHLY and YEARLY, where it agrees with a
- *    full iteration (test_sched_rules.c checks both ways).
+ *    MINUTELY rules.  For SECONDLY..WEEKLY rules we jump instead by moving
+ *    DTSTART forward by whole days or weeks that are whole intervals,
+ *    which generates the same set (see rule_iter_from); set_start is used
+ *    for the others, where it agrees with a full iteration
+ *    (test_sched_rules.c checks both ways on many rules).
  *  - A sub-daily rule whose day-level limits never match (FREQ=MINUTELY;
  *    BYMONTH=2;BYMONTHDAY=30) makes icalrecur_iterator_next spin for
  *    minutes.  Such combinations are refused at compile time with a hint
@@ -137,7 +138,7 @@ static bool byday_list(const char *v, size_t n, bool *ordinal)
  */
 static enum mc_err rule_check(const char *rrule, const char *path,
 			      struct mc__dt *until, bool *has_until,
-			      struct mc_error *err)
+			      unsigned *parts, struct mc_error *err)
 {
 	const char *p = rrule;
 	bool seen[P_COUNT_OF_PARTS] = { false };
@@ -253,6 +254,9 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 		if (semi && !*p)
 			break; /* a trailing ';' is harmless */
 	}
+	for (int i = 0; i < P_COUNT_OF_PARTS; i++)
+		if (seen[i])
+			*parts |= 1u << i;
 	if (freq < 0)
 		return mc_error_set(err, MC_ERR_MISSING, "%s: FREQ is missing",
 				    path);
@@ -284,8 +288,9 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 		static const int day_parts[] = { P_BYMONTHDAY, P_BYYEARDAY,
 						 P_BYWEEKNO, P_BYSETPOS,
 						 P_BYMONTH, P_BYDAY };
-		/* HOURLY may keep BYMONTH and BYDAY, MINUTELY only BYDAY. */
-		size_t n = freq == F_HOURLY ? 4 : freq == F_MINUTELY ? 5 : 6;
+		/* HOURLY and MINUTELY may keep BYDAY (every week has each
+		 * weekday), SECONDLY nothing. */
+		size_t n = freq == F_SECONDLY ? 6 : 5;
 
 		for (size_t i = 0; i < n; i++)
 			if (seen[day_parts[i]])
@@ -338,7 +343,8 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 	icalrecur_iterator *it = NULL;
 	enum mc_err rc;
 
-	rc = rule_check(rrule, path, &until, &ce->has_until, err);
+	ce->parts = 0;
+	rc = rule_check(rrule, path, &until, &ce->has_until, &ce->parts, err);
 	if (rc != MC_OK)
 		goto fail;
 	icalerror_clear_errno();
@@ -448,33 +454,54 @@ end:
 	return MC_SCHED_NEVER;
 }
 
+static int64_t gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
 /*
  * Position a libical iterator so that it yields every start at or after
  * the floating local time want (and perhaps a few before).
+ *
+ * For SECONDLY..WEEKLY rules limited by time of day and weekday only, we
+ * move DTSTART forward by a whole number of steps, a step being a
+ * multiple of the interval that is also a whole number of days (weeks
+ * with BYDAY), so the moved DTSTART has the same local time (and weekday)
+ * and matches the rule as the real one does.  libical may still drop
+ * members of the first step after the moved DTSTART, so we move to one
+ * step before want.  Other rules use icalrecur_iterator_set_start, which
+ * agrees with a full iteration for them (test_sched_rules.c).
  */
 static icalrecur_iterator *rule_iter_from(const struct mc__centry *ce,
 					  struct icaltimetype want)
 {
 	static const int64_t unit_secs[] = { 1, 60, 3600, 86400, 604800 };
+	const unsigned day_limits = 1u << P_BYMONTH | 1u << P_BYMONTHDAY |
+				    1u << P_BYYEARDAY | 1u << P_BYWEEKNO |
+				    1u << P_BYSETPOS;
 	struct icaltimetype start = ce->start;
 	int64_t diff = floating_secs(want) - floating_secs(start);
 	icalrecur_iterator *it;
-	int f = (int)ce->rule.freq; /* ICAL_SECONDLY_RECURRENCE == 0 */
+	int f = (int)ce->rule.freq;
 
 	if (diff <= 0)
 		return icalrecur_iterator_new(ce->rule, start);
-	if (f >= ICAL_SECONDLY_RECURRENCE && f <= ICAL_WEEKLY_RECURRENCE) {
+	if (f >= ICAL_SECONDLY_RECURRENCE && f <= ICAL_WEEKLY_RECURRENCE &&
+	    !(ce->parts & day_limits)) {
 		int64_t unit = unit_secs[f - ICAL_SECONDLY_RECURRENCE] *
 			       (ce->rule.interval > 0 ? ce->rule.interval : 1);
-		/*
-		 * One interval less than fits: the first period after the
-		 * moved DTSTART loses its members before it, and those must
-		 * all lie before want.
-		 */
-		int64_t k = diff / unit - 1;
+		int64_t align = ce->parts & 1u << P_BYDAY ? 604800 : 86400;
+		int64_t step = unit / gcd64(unit, align) * align;
+		int64_t k = diff / step - 1;
 
 		if (k > 0) {
-			int64_t secs = k * unit;
+			int64_t secs = k * step;
 
 			icaltime_adjust(&start, (int)(secs / 86400), 0, 0,
 					(int)(secs % 86400));

@@ -45,6 +45,8 @@ struct mc__centry {
 	struct icaltimetype start;  /* dtstart as floating local fields */
 	int64_t start_ms;           /* dtstart as an instant */
 	bool has_rule;              /* an RRULE was given */
+	unsigned parts;             /* bit i: RRULE part i was given (the
+				     * order of part_names in sched_expand.c) */
 	struct icalrecurrencetype rule; /* parsed, UNTIL removed (we apply it
 					 * ourselves on instants) */
 	bool has_until;             /* the rule had UNTIL */
