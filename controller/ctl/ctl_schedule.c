@@ -239,6 +239,30 @@ static void print_item(const struct preview *p, size_t entry,
 	free(text);
 }
 
+static bool latest_start(int64_t s, int64_t e, void *ud)
+{
+	int64_t *at = ud;
+
+	(void)e;
+	if (s <= at[0])
+		at[1] = s;
+	return true;
+}
+
+/*
+ * The start of entry's occurrence in effect at t, whose date templates
+ * read ({date}, {years}); for a standing entry, t itself (rule 9).
+ */
+static int64_t occ_start_at(const struct preview *p, size_t entry, int64_t t)
+{
+	int64_t at[2] = { t, t };
+
+	if (!p->m->entries[entry].dtstart)
+		return t;
+	mc_sched_occurrences(p->s, entry, t, t + 1, latest_start, at);
+	return at[1];
+}
+
 static void print_seg(const struct preview *p, const struct seg *g)
 {
 	const struct mc_manifest *m = p->m;
@@ -320,18 +344,13 @@ static void print_seg(const struct preview *p, const struct seg *g)
 		for (size_t k = 0; k < maxn * n; k++) {
 			size_t ei = g->group[k % n];
 			const struct mc_playlist *pl = m->entries[ei].playlist;
-			int64_t date;
 			char lead[16];
 
 			if (!pl || pl->n_items == 0)
 				continue;
-			/* Templates read the occurrence's start date. */
-			date = g->anchor > g->from ? g->anchor : g->from;
-			if (n == 1 && g->occ_start > 0)
-				date = g->occ_start;
 			snprintf(lead, sizeof(lead), "%zu.", num++);
 			print_item(p, ei, &pl->items[(k / n) % pl->n_items],
-				   date, lead);
+				   occ_start_at(p, ei, g->from), lead);
 		}
 	}
 }
