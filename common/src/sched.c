@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "minecast/log.h"
 #include "minecast/sched.h"
 #include "minecast/template.h"
 #include "minecast/util.h"

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "minecast/log.h"
 #include "minecast/util.h"
 #include "sched_internal.h"
 
@@ -439,8 +440,15 @@ static int64_t rule_pull(struct mc__occ_gen *g)
 					   : MC_SCHED_NEVER;
 	if (!g->it)
 		return MC_SCHED_NEVER;
-	if (g->budget-- <= 0)
+	if (g->budget-- <= 0) {
+		/* Rare (a dense rule over a long window): say so, once per
+		 * query, so a technician can find the entry. */
+		mc_log_warn("sched", "entry %s: rule needs more than %d "
+			    "iterations here; later occurrences ignored",
+			    ce->e && ce->e->id ? ce->e->id : "(expand)",
+			    MC__ITER_BUDGET);
 		goto end;
+	}
 	x = icalrecur_iterator_next(g->it);
 	if (icaltime_is_null_time(x))
 		goto end;
