@@ -25,8 +25,8 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Parse a list of date-times into a sorted array of unique instants. */
 static enum mc_err dt_list(char *const *v, size_t n, icaltimezone *zone,
-			   const char *path, int64_t **out, size_t *n_out,
-			   struct mc_error *err)
+                           const char *path, int64_t **out, size_t *n_out,
+                           struct mc_error *err)
 {
 	int64_t *a = NULL;
 	size_t k = 0;
@@ -38,15 +38,16 @@ static enum mc_err dt_list(char *const *v, size_t n, icaltimezone *zone,
 	a = calloc(n, sizeof(*a));
 	if (!a)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: %s", path,
-				    mc_strerror(MC_ERR_NOMEM));
+		                    mc_strerror(MC_ERR_NOMEM));
 	for (size_t i = 0; i < n; i++) {
 		struct mc__dt dt;
 
 		if (!mc__dt_parse(v[i], &dt)) {
 			free(a);
 			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s[%zu]: '%s' is not an RFC 5545 "
-					    "DATE or DATE-TIME", path, i, v[i]);
+			                    "%s[%zu]: '%s' is not an RFC 5545 "
+			                    "DATE or DATE-TIME",
+			                    path, i, v[i]);
 		}
 		a[i] = mc__dt_to_ms(&dt, zone);
 	}
@@ -60,7 +61,7 @@ static enum mc_err dt_list(char *const *v, size_t n, icaltimezone *zone,
 }
 
 static enum mc_err compile_entry(struct mc_sched *s, size_t i,
-				 struct mc_error *err)
+                                 struct mc_error *err)
 {
 	const struct mc_entry *e = &s->m->entries[i];
 	struct mc__centry *ce = &s->entries[i];
@@ -74,8 +75,9 @@ static enum mc_err compile_entry(struct mc_sched *s, size_t i,
 	ce->zone = tz ? mc__zone(tz) : s->zone;
 	if (!ce->zone)
 		return mc_error_set(err, MC_ERR_TZ,
-				    "%s.tzid: unknown time zone '%s' (entry "
-				    "'%s')", path, tz, e->id ? e->id : "");
+		                    "%s.tzid: unknown time zone '%s' (entry "
+		                    "'%s')",
+		                    path, tz, e->id ? e->id : "");
 	ce->rzone = ce->zone;
 	if (e->playlist)
 		for (size_t k = 0; k < e->playlist->n_items; k++)
@@ -85,18 +87,19 @@ static enum mc_err compile_entry(struct mc_sched *s, size_t i,
 		if (e->rrule || e->dtend || e->duration || e->n_rdates ||
 		    e->n_exdates)
 			return mc_error_set(err, MC_ERR_MISSING,
-					    "%s.dtstart: required with rrule, "
-					    "rdate, exdate, dtend or duration "
-					    "(entry '%s')", path, e->id);
+			                    "%s.dtstart: required with rrule, "
+			                    "rdate, exdate, dtend or duration "
+			                    "(entry '%s')",
+			                    path, e->id);
 		ce->standing = true;
 		ce->lookback_ms = 0;
 		return MC_OK;
 	}
 	if (!mc__dt_parse(e->dtstart, &dt))
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s.dtstart: '%s' is not an RFC 5545 DATE "
-				    "or DATE-TIME (years 1900..2199)", path,
-				    e->dtstart);
+		                    "%s.dtstart: '%s' is not an RFC 5545 DATE "
+		                    "or DATE-TIME (years 1900..2199)",
+		                    path, e->dtstart);
 	if (dt.utc)
 		ce->rzone = icaltimezone_get_utc_timezone();
 	ce->start = dt.local;
@@ -104,33 +107,37 @@ static enum mc_err compile_entry(struct mc_sched *s, size_t i,
 	ce->start_ms = mc__dt_to_ms(&dt, ce->zone);
 	if (e->dtend && e->duration)
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s.duration: dtend and duration are "
-				    "exclusive", path);
+		                    "%s.duration: dtend and duration are "
+		                    "exclusive",
+		                    path);
 	if (e->dtend) {
 		struct mc__dt end;
 
 		if (!mc__dt_parse(e->dtend, &end))
 			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s.dtend: '%s' is not an RFC 5545 "
-					    "DATE or DATE-TIME", path, e->dtend);
+			                    "%s.dtend: '%s' is not an RFC 5545 "
+			                    "DATE or DATE-TIME",
+			                    path, e->dtend);
 		ce->end_kind = MC__END_EXACT;
 		ce->exact_ms = mc__dt_to_ms(&end, ce->zone) - ce->start_ms;
 		if (ce->exact_ms <= 0)
 			return mc_error_set(err, MC_ERR_RANGE,
-					    "%s.dtend: must be after dtstart",
-					    path);
+			                    "%s.dtend: must be after dtstart",
+			                    path);
 		ce->lookback_ms = ce->exact_ms;
 	} else if (e->duration) {
 		ce->dur = icaldurationtype_from_string(e->duration);
 		if (icaldurationtype_is_bad_duration(ce->dur) ||
 		    ce->dur.is_neg || icaldurationtype_as_int(ce->dur) <= 0)
-			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s.duration: '%s' is not a positive "
-					    "RFC 5545 duration (PT8H, P1D)",
-					    path, e->duration);
+			return mc_error_set(
+			        err, MC_ERR_PARSE,
+			        "%s.duration: '%s' is not a positive "
+			        "RFC 5545 duration (PT8H, P1D)",
+			        path, e->duration);
 		ce->end_kind = MC__END_NOMINAL;
-		ce->lookback_ms = (int64_t)icaldurationtype_as_int(ce->dur) *
-				  1000 + DST_SLACK_MS;
+		ce->lookback_ms =
+		        (int64_t)icaldurationtype_as_int(ce->dur) * 1000 +
+		        DST_SLACK_MS;
 	} else if (e->mode == MC_MODE_LOOP) {
 		ce->end_kind = MC__END_DAY;
 		ce->lookback_ms = 24 * 3600 * 1000LL + DST_SLACK_MS;
@@ -154,23 +161,22 @@ static enum mc_err compile_entry(struct mc_sched *s, size_t i,
 		ce->fixed = malloc(sizeof(int64_t));
 		if (!ce->fixed)
 			return mc_error_set(err, MC_ERR_NOMEM, "%s: %s", path,
-					    mc_strerror(MC_ERR_NOMEM));
+			                    mc_strerror(MC_ERR_NOMEM));
 		ce->fixed[0] = ce->start_ms;
 		ce->n_fixed = 1;
 		ce->use_fixed = true;
 	}
 	snprintf(path, sizeof(path), "entries[%zu].rdate", i);
 	rc = dt_list(e->rdates, e->n_rdates, ce->rzone, path, &ce->rdates,
-		     &ce->n_rdates, err);
+	             &ce->n_rdates, err);
 	if (rc != MC_OK)
 		return rc;
 	snprintf(path, sizeof(path), "entries[%zu].exdate", i);
-	return dt_list(e->exdates, e->n_exdates, ce->rzone, path,
-		       &ce->exdates, &ce->n_exdates, err);
+	return dt_list(e->exdates, e->n_exdates, ce->rzone, path, &ce->exdates,
+	               &ce->n_exdates, err);
 }
 
-struct mc_sched *mc_sched_new(const struct mc_manifest *m,
-			      struct mc_error *err)
+struct mc_sched *mc_sched_new(const struct mc_manifest *m, struct mc_error *err)
 {
 	struct mc_sched *s = NULL;
 	const char *tz;
@@ -184,7 +190,7 @@ struct mc_sched *mc_sched_new(const struct mc_manifest *m,
 	s = calloc(1, sizeof(*s));
 	if (!s) {
 		mc_error_set(err, MC_ERR_NOMEM, "sched: %s",
-			     mc_strerror(MC_ERR_NOMEM));
+		             mc_strerror(MC_ERR_NOMEM));
 		goto fail;
 	}
 	s->m = m;
@@ -192,14 +198,14 @@ struct mc_sched *mc_sched_new(const struct mc_manifest *m,
 	s->zone = mc__zone(tz);
 	if (!s->zone) {
 		mc_error_set(err, MC_ERR_TZ, "timezone: unknown time zone '%s'",
-			     tz);
+		             tz);
 		goto fail;
 	}
-	s->entries = calloc(m->n_entries ? m->n_entries : 1,
-			    sizeof(*s->entries));
+	s->entries =
+	        calloc(m->n_entries ? m->n_entries : 1, sizeof(*s->entries));
 	if (!s->entries) {
 		mc_error_set(err, MC_ERR_NOMEM, "sched: %s",
-			     mc_strerror(MC_ERR_NOMEM));
+		             mc_strerror(MC_ERR_NOMEM));
 		goto fail;
 	}
 	s->n_entries = m->n_entries;
@@ -239,15 +245,16 @@ void mc_now_clear(struct mc_now *now)
  * contains t) and the first start after t.
  */
 static bool entry_at(const struct mc__centry *ce, int64_t t, int64_t *os,
-		     int64_t *oe, int64_t *next_start)
+                     int64_t *oe, int64_t *next_start)
 {
 	struct mc__occ_gen g;
 	int64_t s;
 	bool in = false;
 
 	*next_start = MC_SCHED_NEVER;
-	mc__occ_init(&g, ce, t > INT64_MIN + ce->lookback_ms
-				     ? t - ce->lookback_ms : INT64_MIN);
+	mc__occ_init(&g, ce,
+	             t > INT64_MIN + ce->lookback_ms ? t - ce->lookback_ms
+	                                             : INT64_MIN);
 	while (mc__occ_next(&g, &s)) {
 		int64_t e;
 
@@ -268,9 +275,9 @@ static bool entry_at(const struct mc__centry *ce, int64_t t, int64_t *os,
 
 /* An entry that could play at t (rule 3). */
 struct cand {
-	size_t idx;       /* index into the entries */
-	int64_t s, e;     /* its occurrence [s, e) */
-	size_t *ready;    /* indices of its ready items (rule 6) */
+	size_t idx;    /* index into the entries */
+	int64_t s, e;  /* its occurrence [s, e) */
+	size_t *ready; /* indices of its ready items (rule 6) */
 	size_t n_ready;
 	int64_t ready_ms; /* their total length */
 };
@@ -283,8 +290,8 @@ static int64_t item_ms(const struct mc_item *it)
 
 /* The item at position k of the group's interleaved sequence (rule 4). */
 static const struct mc_item *seq_item(const struct mc_sched *s,
-				      struct cand *const *grp, size_t n,
-				      size_t k, size_t *entry, size_t *index)
+                                      struct cand *const *grp, size_t n,
+                                      size_t k, size_t *entry, size_t *index)
 {
 	const struct cand *c = grp[k % n];
 	size_t r = (k / n) % c->n_ready;
@@ -295,7 +302,7 @@ static const struct mc_item *seq_item(const struct mc_sched *s,
 }
 
 static bool pick_item(const struct mc_sched *s, struct cand *const *grp,
-		      size_t n, int64_t t, struct mc_now *out)
+                      size_t n, int64_t t, struct mc_now *out)
 {
 	const struct mc__centry *first = &s->entries[grp[0]->idx];
 	size_t maxn = 0, len, k, ei = 0, ii = 0;
@@ -342,7 +349,7 @@ static bool pick_item(const struct mc_sched *s, struct cand *const *grp,
 
 /* Fill c->ready with the items the node can play (rule 6). */
 static enum mc_err ready_items(const struct mc_entry *e,
-			       const struct mc_sched_opts *o, struct cand *c)
+                               const struct mc_sched_opts *o, struct cand *c)
 {
 	const struct mc_playlist *p = e->playlist;
 
@@ -372,8 +379,8 @@ static int64_t min64(int64_t a, int64_t b)
 }
 
 enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
-			 enum mc_channel ch, int64_t t,
-			 const struct mc_sched_opts *opts, struct mc_now *out)
+                         enum mc_channel ch, int64_t t,
+                         const struct mc_sched_opts *opts, struct mc_now *out)
 {
 	struct cand *c = NULL, **grp = NULL;
 	size_t nc = 0, ng = 0, best = SIZE_MAX;
@@ -402,8 +409,8 @@ enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
 		struct cand *k = &c[nc];
 		int64_t os = 0, oe = MC_SCHED_NEVER, ns;
 
-		if (e->channel != ch || (who && !mc_targets_match(&e->targets,
-								   who)))
+		if (e->channel != ch ||
+		    (who && !mc_targets_match(&e->targets, who)))
 			continue;
 		if (!ce->standing) {
 			dated = true;
@@ -430,8 +437,8 @@ enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
 		if (e->mode == MC_MODE_ONCE) {
 			/* Once: nothing after the (ready) playlist ends. */
 			int64_t end = os > MC_SCHED_NEVER - k->ready_ms
-					      ? MC_SCHED_NEVER
-					      : os + k->ready_ms;
+			                      ? MC_SCHED_NEVER
+			                      : os + k->ready_ms;
 
 			if (t >= end) {
 				MC_FREE(k->ready);
@@ -483,18 +490,18 @@ enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
 			out->group[j] = grp[j]->idx;
 		out->n_group = ng;
 		rc = mc_sched_text(s, out->entry_index, out->content,
-				   ce->standing ? t : out->occ_start_ms,
-				   &out->text);
+		                   ce->standing ? t : out->occ_start_ms,
+		                   &out->text);
 		if (rc != MC_OK)
 			goto fail;
 	} else {
 		/* Rule 7: fallback content, or idle, with a reason. */
 		const struct mc_content *fb = s->m->fallback[ch];
 
-		out->reason = dated && !synced ? MC_REASON_CLOCK
-					       : MC_REASON_IDLE;
+		out->reason =
+		        dated && !synced ? MC_REASON_CLOCK : MC_REASON_IDLE;
 		if (fb && (!opts || !opts->ready ||
-			   opts->ready(fb, opts->ready_ud))) {
+		           opts->ready(fb, opts->ready_ud))) {
 			out->kind = MC_NOW_FALLBACK;
 			out->content = fb;
 			rc = mc_sched_text(s, SIZE_MAX, fb, t, &out->text);
@@ -515,11 +522,9 @@ fail:
 	return rc;
 }
 
-enum mc_err mc_sched_occurrences(const struct mc_sched *s, size_t entry,
-				 int64_t from_ms, int64_t to_ms,
-				 bool (*cb)(int64_t start_ms, int64_t end_ms,
-					    void *ud),
-				 void *ud)
+enum mc_err mc_sched_occurrences(
+        const struct mc_sched *s, size_t entry, int64_t from_ms, int64_t to_ms,
+        bool (*cb)(int64_t start_ms, int64_t end_ms, void *ud), void *ud)
 {
 	const struct mc__centry *ce;
 	struct mc__occ_gen g;
@@ -533,8 +538,10 @@ enum mc_err mc_sched_occurrences(const struct mc_sched *s, size_t entry,
 			cb(0, MC_SCHED_NEVER, ud);
 		return MC_OK;
 	}
-	mc__occ_init(&g, ce, from_ms > INT64_MIN + ce->lookback_ms
-				     ? from_ms - ce->lookback_ms : INT64_MIN);
+	mc__occ_init(&g, ce,
+	             from_ms > INT64_MIN + ce->lookback_ms
+	                     ? from_ms - ce->lookback_ms
+	                     : INT64_MIN);
 	while (mc__occ_next(&g, &st) && st < to_ms) {
 		int64_t e = mc__occ_end(ce, st);
 
@@ -546,11 +553,11 @@ enum mc_err mc_sched_occurrences(const struct mc_sched *s, size_t entry,
 }
 
 void mc_sched_local(const struct mc_sched *s, size_t entry, int64_t t_ms,
-		    int *year, int *month, int *day, int *hour, int *minute,
-		    int *second)
+                    int *year, int *month, int *day, int *hour, int *minute,
+                    int *second)
 {
-	icaltimezone *z = entry < s->n_entries ? s->entries[entry].zone
-					       : s->zone;
+	icaltimezone *z =
+	        entry < s->n_entries ? s->entries[entry].zone : s->zone;
 	struct icaltimetype l = mc__ms_to_local(z, t_ms);
 
 	if (year)
@@ -568,12 +575,12 @@ void mc_sched_local(const struct mc_sched *s, size_t entry, int64_t t_ms,
 }
 
 enum mc_err mc_sched_local_midnight(const struct mc_sched *s, int year,
-				    int month, int day, int64_t *out_ms)
+                                    int month, int day, int64_t *out_ms)
 {
 	struct icaltimetype l = icaltime_null_time();
 
-	if (year < 1900 || year > 2199 || month < 1 || month > 12 ||
-	    day < 1 || day > icaltime_days_in_month(month, year))
+	if (year < 1900 || year > 2199 || month < 1 || month > 12 || day < 1 ||
+	    day > icaltime_days_in_month(month, year))
 		return MC_ERR_RANGE;
 	l.year = year;
 	l.month = month;
@@ -583,18 +590,18 @@ enum mc_err mc_sched_local_midnight(const struct mc_sched *s, int year,
 }
 
 enum mc_err mc_sched_text(const struct mc_sched *s, size_t entry,
-			  const struct mc_content *content, int64_t date_ms,
-			  char **out)
+                          const struct mc_content *content, int64_t date_ms,
+                          char **out)
 {
-	struct mc_template_ctx ctx = { 0 };
+	struct mc_template_ctx ctx = {0};
 
 	*out = NULL;
 	if (!content || !content->text)
 		return MC_OK;
 	if (entry < s->n_entries)
 		ctx.founded = s->entries[entry].e->founded;
-	mc_sched_local(s, entry, date_ms, &ctx.year, &ctx.month, &ctx.day,
-		       NULL, NULL, NULL);
+	mc_sched_local(s, entry, date_ms, &ctx.year, &ctx.month, &ctx.day, NULL,
+	               NULL, NULL);
 	*out = mc_template_resolve(content->text, &ctx);
 	return *out ? MC_OK : MC_ERR_NOMEM;
 }

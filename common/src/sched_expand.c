@@ -32,30 +32,47 @@
 
 /* The parts of an RRULE we accept, and the frequency names. */
 enum part {
-	P_FREQ, P_UNTIL, P_COUNT, P_INTERVAL, P_BYSECOND, P_BYMINUTE,
-	P_BYHOUR, P_BYDAY, P_BYMONTHDAY, P_BYYEARDAY, P_BYWEEKNO, P_BYMONTH,
-	P_BYSETPOS, P_WKST, P_COUNT_OF_PARTS
+	P_FREQ,
+	P_UNTIL,
+	P_COUNT,
+	P_INTERVAL,
+	P_BYSECOND,
+	P_BYMINUTE,
+	P_BYHOUR,
+	P_BYDAY,
+	P_BYMONTHDAY,
+	P_BYYEARDAY,
+	P_BYWEEKNO,
+	P_BYMONTH,
+	P_BYSETPOS,
+	P_WKST,
+	P_COUNT_OF_PARTS
 };
 
 static const char *const part_names[P_COUNT_OF_PARTS] = {
-	"FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE",
-	"BYHOUR", "BYDAY", "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH",
-	"BYSETPOS", "WKST"
-};
+        "FREQ",     "UNTIL",   "COUNT",    "INTERVAL",   "BYSECOND",
+        "BYMINUTE", "BYHOUR",  "BYDAY",    "BYMONTHDAY", "BYYEARDAY",
+        "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST"};
 
 /* Frequencies, finest first, as RFC 5545 names them. */
-static const char *const freq_names[] = {
-	"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY",
-	"YEARLY"
-};
+static const char *const freq_names[] = {"SECONDLY", "MINUTELY", "HOURLY",
+                                         "DAILY",    "WEEKLY",   "MONTHLY",
+                                         "YEARLY"};
 
-enum { F_SECONDLY, F_MINUTELY, F_HOURLY, F_DAILY, F_WEEKLY, F_MONTHLY,
-       F_YEARLY };
+enum {
+	F_SECONDLY,
+	F_MINUTELY,
+	F_HOURLY,
+	F_DAILY,
+	F_WEEKLY,
+	F_MONTHLY,
+	F_YEARLY
+};
 
 static bool is_weekday(const char *s, size_t n)
 {
-	static const char *const days[] = { "SU", "MO", "TU", "WE", "TH",
-					    "FR", "SA" };
+	static const char *const days[] = {"SU", "MO", "TU", "WE",
+	                                   "TH", "FR", "SA"};
 
 	if (n != 2)
 		return false;
@@ -138,11 +155,11 @@ static bool byday_list(const char *v, size_t n, bool *ordinal)
  * one MALFORMEDDATA for everything.  Fills *until when UNTIL is given.
  */
 static enum mc_err rule_check(const char *rrule, const char *path,
-			      struct mc__dt *until, bool *has_until,
-			      unsigned *parts, struct mc_error *err)
+                              struct mc__dt *until, bool *has_until,
+                              unsigned *parts, struct mc_error *err)
 {
 	const char *p = rrule;
-	bool seen[P_COUNT_OF_PARTS] = { false };
+	bool seen[P_COUNT_OF_PARTS] = {false};
 	int freq = -1;
 	bool ordinal = false;
 
@@ -151,7 +168,7 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 		return mc_error_set(err, MC_ERR_PARSE, "%s: empty rule", path);
 	if (strlen(rrule) > 1024)
 		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "%s: longer than 1024 bytes", path);
+		                    "%s: longer than 1024 bytes", path);
 	while (*p) {
 		const char *semi = strchr(p, ';');
 		size_t len = semi ? (size_t)(semi - p) : strlen(p);
@@ -163,8 +180,8 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 
 		if (!eq)
 			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s: '%.*s' is not NAME=VALUE",
-					    path, (int)len, p);
+			                    "%s: '%.*s' is not NAME=VALUE",
+			                    path, (int)len, p);
 		nlen = (size_t)(eq - p);
 		v = eq + 1;
 		vlen = len - nlen - 1;
@@ -174,12 +191,12 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 				part = i;
 		if (part < 0)
 			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s: unknown part '%.*s'", path,
-					    (int)nlen, p);
+			                    "%s: unknown part '%.*s'", path,
+			                    (int)nlen, p);
 		if (seen[part])
 			return mc_error_set(err, MC_ERR_PARSE,
-					    "%s: %s given twice", path,
-					    part_names[part]);
+			                    "%s: %s given twice", path,
+			                    part_names[part]);
 		seen[part] = true;
 		switch (part) {
 		case P_FREQ:
@@ -216,41 +233,21 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 			ok = int_list(v, vlen, 1, 9999, false) &&
 			     !memchr(v, ',', vlen);
 			break;
-		case P_BYSECOND:
-			ok = int_list(v, vlen, 0, 60, false);
-			break;
-		case P_BYMINUTE:
-			ok = int_list(v, vlen, 0, 59, false);
-			break;
-		case P_BYHOUR:
-			ok = int_list(v, vlen, 0, 23, false);
-			break;
-		case P_BYDAY:
-			ok = byday_list(v, vlen, &ordinal);
-			break;
-		case P_BYMONTHDAY:
-			ok = int_list(v, vlen, 1, 31, true);
-			break;
-		case P_BYYEARDAY:
-			ok = int_list(v, vlen, 1, 366, true);
-			break;
-		case P_BYWEEKNO:
-			ok = int_list(v, vlen, 1, 53, true);
-			break;
-		case P_BYMONTH:
-			ok = int_list(v, vlen, 1, 12, false);
-			break;
-		case P_BYSETPOS:
-			ok = int_list(v, vlen, 1, 366, true);
-			break;
-		case P_WKST:
-			ok = is_weekday(v, vlen);
-			break;
+		case P_BYSECOND: ok = int_list(v, vlen, 0, 60, false); break;
+		case P_BYMINUTE: ok = int_list(v, vlen, 0, 59, false); break;
+		case P_BYHOUR: ok = int_list(v, vlen, 0, 23, false); break;
+		case P_BYDAY: ok = byday_list(v, vlen, &ordinal); break;
+		case P_BYMONTHDAY: ok = int_list(v, vlen, 1, 31, true); break;
+		case P_BYYEARDAY: ok = int_list(v, vlen, 1, 366, true); break;
+		case P_BYWEEKNO: ok = int_list(v, vlen, 1, 53, true); break;
+		case P_BYMONTH: ok = int_list(v, vlen, 1, 12, false); break;
+		case P_BYSETPOS: ok = int_list(v, vlen, 1, 366, true); break;
+		case P_WKST: ok = is_weekday(v, vlen); break;
 		}
 		if (!ok)
 			return mc_error_set(err, MC_ERR_RANGE,
-					    "%s: bad %s value '%.*s'", path,
-					    part_names[part], (int)vlen, v);
+			                    "%s: bad %s value '%.*s'", path,
+			                    part_names[part], (int)vlen, v);
 		p = semi ? semi + 1 : p + len;
 		if (semi && !*p)
 			break; /* a trailing ';' is harmless */
@@ -260,46 +257,49 @@ static enum mc_err rule_check(const char *rrule, const char *path,
 			*parts |= 1u << i;
 	if (freq < 0)
 		return mc_error_set(err, MC_ERR_MISSING, "%s: FREQ is missing",
-				    path);
+		                    path);
 	if (seen[P_COUNT] && seen[P_UNTIL])
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: COUNT and UNTIL are exclusive", path);
+		                    "%s: COUNT and UNTIL are exclusive", path);
 	/* RFC 5545 3.3.10 restrictions, stated so authors learn them. */
 	if (ordinal && freq != F_MONTHLY && freq != F_YEARLY)
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: BYDAY with a number (1MO) needs "
-				    "FREQ=MONTHLY or YEARLY", path);
+		                    "%s: BYDAY with a number (1MO) needs "
+		                    "FREQ=MONTHLY or YEARLY",
+		                    path);
 	if (seen[P_BYWEEKNO] && freq != F_YEARLY)
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: BYWEEKNO needs FREQ=YEARLY", path);
+		                    "%s: BYWEEKNO needs FREQ=YEARLY", path);
 	if (seen[P_BYYEARDAY] &&
 	    (freq == F_DAILY || freq == F_WEEKLY || freq == F_MONTHLY))
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: BYYEARDAY is not allowed with FREQ=%s",
-				    path, freq_names[freq]);
+		                    "%s: BYYEARDAY is not allowed with FREQ=%s",
+		                    path, freq_names[freq]);
 	if (seen[P_BYMONTHDAY] && freq == F_WEEKLY)
 		return mc_error_set(err, MC_ERR_PARSE,
-				    "%s: BYMONTHDAY is not allowed with "
-				    "FREQ=WEEKLY", path);
+		                    "%s: BYMONTHDAY is not allowed with "
+		                    "FREQ=WEEKLY",
+		                    path);
 	/*
 	 * Sub-daily rules with day-level limits can keep libical searching
 	 * for minutes (or forever when they never match): refuse them.
 	 */
 	if (freq <= F_HOURLY) {
-		static const int day_parts[] = { P_BYMONTHDAY, P_BYYEARDAY,
-						 P_BYWEEKNO, P_BYSETPOS,
-						 P_BYMONTH, P_BYDAY };
+		static const int day_parts[] = {P_BYMONTHDAY, P_BYYEARDAY,
+		                                P_BYWEEKNO,   P_BYSETPOS,
+		                                P_BYMONTH,    P_BYDAY};
 		/* HOURLY and MINUTELY may keep BYDAY (every week has each
 		 * weekday), SECONDLY nothing. */
 		size_t n = freq == F_SECONDLY ? 6 : 5;
 
 		for (size_t i = 0; i < n; i++)
 			if (seen[day_parts[i]])
-				return mc_error_set(err, MC_ERR_UNSUPPORTED,
-					"%s: FREQ=%s with %s is not supported "
-					"(use FREQ=DAILY with BYHOUR/BYMINUTE)",
-					path, freq_names[freq],
-					part_names[day_parts[i]]);
+				return mc_error_set(
+				        err, MC_ERR_UNSUPPORTED,
+				        "%s: FREQ=%s with %s is not supported "
+				        "(use FREQ=DAILY with BYHOUR/BYMINUTE)",
+				        path, freq_names[freq],
+				        part_names[day_parts[i]]);
 	}
 	return MC_OK;
 }
@@ -321,7 +321,7 @@ static int64_t floating_secs(struct icaltimetype t)
 
 /* True if occurrence x (floating, instant ms) is past the rule's UNTIL. */
 static bool past_until(const struct mc__centry *ce, struct icaltimetype x,
-		       int64_t ms)
+                       int64_t ms)
 {
 	if (!ce->has_until)
 		return false;
@@ -338,7 +338,7 @@ static bool past_until(const struct mc__centry *ce, struct icaltimetype x,
 }
 
 enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
-			     const char *path, struct mc_error *err)
+                             const char *path, struct mc_error *err)
 {
 	struct mc__dt until;
 	icalrecur_iterator *it = NULL;
@@ -352,8 +352,8 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 	ce->rule = icalrecurrencetype_from_string(rrule);
 	if (ce->rule.freq == ICAL_NO_RECURRENCE) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "%s: libical cannot read this rule (%s)",
-				  path, icalerror_strerror(icalerrno));
+		                  "%s: libical cannot read this rule (%s)",
+		                  path, icalerror_strerror(icalerrno));
 		goto fail;
 	}
 	if (ce->has_until) {
@@ -368,8 +368,8 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 	it = icalrecur_iterator_new(ce->rule, ce->start);
 	if (!it) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "%s: libical rejects this rule (%s)", path,
-				  icalerror_strerror(icalerrno));
+		                  "%s: libical rejects this rule (%s)", path,
+		                  icalerror_strerror(icalerrno));
 		goto fail;
 	}
 	if (ce->rule.count > 0) {
@@ -377,7 +377,7 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 		ce->fixed = calloc((size_t)ce->rule.count, sizeof(int64_t));
 		if (!ce->fixed) {
 			rc = mc_error_set(err, MC_ERR_NOMEM, "%s: %s", path,
-					  mc_strerror(MC_ERR_NOMEM));
+			                  mc_strerror(MC_ERR_NOMEM));
 			goto fail;
 		}
 		while (ce->n_fixed < (size_t)ce->rule.count) {
@@ -386,7 +386,7 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 			if (icaltime_is_null_time(x))
 				break;
 			ce->fixed[ce->n_fixed++] =
-				mc__local_to_ms(ce->rzone, x);
+			        mc__local_to_ms(ce->rzone, x);
 		}
 		/* DST mapping can reorder neighbours by an hour. */
 		qsort(ce->fixed, ce->n_fixed, sizeof(int64_t), cmp_i64);
@@ -394,9 +394,9 @@ enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
 	} else {
 		struct icaltimetype x = icalrecur_iterator_next(it);
 
-		ce->rule_empty = icaltime_is_null_time(x) ||
-				 past_until(ce, x,
-					    mc__local_to_ms(ce->rzone, x));
+		ce->rule_empty =
+		        icaltime_is_null_time(x) ||
+		        past_until(ce, x, mc__local_to_ms(ce->rzone, x));
 	}
 	rc = MC_OK;
 fail:
@@ -437,16 +437,17 @@ static int64_t rule_pull(struct mc__occ_gen *g)
 
 	if (ce->use_fixed)
 		return g->fi < ce->n_fixed ? ce->fixed[g->fi++]
-					   : MC_SCHED_NEVER;
+		                           : MC_SCHED_NEVER;
 	if (!g->it)
 		return MC_SCHED_NEVER;
 	if (g->budget-- <= 0) {
 		/* Rare (a dense rule over a long window): say so, once per
 		 * query, so a technician can find the entry. */
-		mc_log_warn("sched", "entry %s: rule needs more than %d "
-			    "iterations here; later occurrences ignored",
-			    ce->e && ce->e->id ? ce->e->id : "(expand)",
-			    MC__ITER_BUDGET);
+		mc_log_warn("sched",
+		            "entry %s: rule needs more than %d "
+		            "iterations here; later occurrences ignored",
+		            ce->e && ce->e->id ? ce->e->id : "(expand)",
+		            MC__ITER_BUDGET);
 		goto end;
 	}
 	x = icalrecur_iterator_next(g->it);
@@ -487,12 +488,12 @@ static int64_t gcd64(int64_t a, int64_t b)
  * agrees with a full iteration for them (test_sched_rules.c).
  */
 static icalrecur_iterator *rule_iter_from(const struct mc__centry *ce,
-					  struct icaltimetype want)
+                                          struct icaltimetype want)
 {
-	static const int64_t unit_secs[] = { 1, 60, 3600, 86400, 604800 };
+	static const int64_t unit_secs[] = {1, 60, 3600, 86400, 604800};
 	const unsigned day_limits = 1u << P_BYMONTH | 1u << P_BYMONTHDAY |
-				    1u << P_BYYEARDAY | 1u << P_BYWEEKNO |
-				    1u << P_BYSETPOS;
+	                            1u << P_BYYEARDAY | 1u << P_BYWEEKNO |
+	                            1u << P_BYSETPOS;
 	struct icaltimetype start = ce->start;
 	int64_t diff = floating_secs(want) - floating_secs(start);
 	icalrecur_iterator *it;
@@ -503,7 +504,7 @@ static icalrecur_iterator *rule_iter_from(const struct mc__centry *ce,
 	if (f >= ICAL_SECONDLY_RECURRENCE && f <= ICAL_WEEKLY_RECURRENCE &&
 	    !(ce->parts & day_limits)) {
 		int64_t unit = unit_secs[f - ICAL_SECONDLY_RECURRENCE] *
-			       (ce->rule.interval > 0 ? ce->rule.interval : 1);
+		               (ce->rule.interval > 0 ? ce->rule.interval : 1);
 		int64_t align = ce->parts & 1u << P_BYDAY ? 604800 : 86400;
 		int64_t step = unit / gcd64(unit, align) * align;
 		int64_t k = diff / step - 1;
@@ -512,7 +513,7 @@ static icalrecur_iterator *rule_iter_from(const struct mc__centry *ce,
 			int64_t secs = k * step;
 
 			icaltime_adjust(&start, (int)(secs / 86400), 0, 0,
-					(int)(secs % 86400));
+			                (int)(secs % 86400));
 		}
 		return icalrecur_iterator_new(ce->rule, start);
 	}
@@ -523,7 +524,7 @@ static icalrecur_iterator *rule_iter_from(const struct mc__centry *ce,
 }
 
 void mc__occ_init(struct mc__occ_gen *g, const struct mc__centry *ce,
-		  int64_t from_ms)
+                  int64_t from_ms)
 {
 	memset(g, 0, sizeof(*g));
 	g->ce = ce;
@@ -548,7 +549,7 @@ bool mc__occ_next(struct mc__occ_gen *g, int64_t *start_ms)
 	for (;;) {
 		int64_t r = g->rule_next;
 		int64_t d = g->ri < ce->n_rdates ? ce->rdates[g->ri]
-						 : MC_SCHED_NEVER;
+		                                 : MC_SCHED_NEVER;
 		int64_t v;
 
 		if (r == MC_SCHED_NEVER && d == MC_SCHED_NEVER)
@@ -584,17 +585,15 @@ int64_t mc__occ_end(const struct mc__centry *ce, int64_t s)
 	int64_t e;
 
 	switch (ce->end_kind) {
-	case MC__END_EXACT:
-		e = s + ce->exact_ms;
-		break;
+	case MC__END_EXACT: e = s + ce->exact_ms; break;
 	case MC__END_NOMINAL:
 		/* Nominal: P1D is "same local time tomorrow" (RFC 5545). */
 		l = mc__ms_to_local(ce->zone, s);
 		l = icaltime_add(l, ce->dur);
 		e = mc__local_to_ms(ce->zone, l);
 		if (e <= s) /* a DST gap swallowed it: fall back to exact */
-			e = s + (int64_t)icaldurationtype_as_int(ce->dur) *
-					1000;
+			e = s +
+			    (int64_t)icaldurationtype_as_int(ce->dur) * 1000;
 		break;
 	case MC__END_DAY:
 		l = mc__ms_to_local(ce->zone, s);
@@ -605,8 +604,7 @@ int64_t mc__occ_end(const struct mc__centry *ce, int64_t s)
 			e = s + 86400000;
 		break;
 	case MC__END_PLAYLIST:
-	default:
-		return s + ce->playlist_ms;
+	default: return s + ce->playlist_ms;
 	}
 	if (ce->once_clip && s + ce->playlist_ms < e)
 		e = s + ce->playlist_ms;
@@ -615,24 +613,24 @@ int64_t mc__occ_end(const struct mc__centry *ce, int64_t s)
 
 /* Format instant ms like the dtstart the user gave. */
 static void format_like(const struct mc__dt *like, icaltimezone *zone,
-			int64_t ms, char *out, size_t cap)
+                        int64_t ms, char *out, size_t cap)
 {
 	struct icaltimetype t = mc__ms_to_local(
-		like->utc ? icaltimezone_get_utc_timezone() : zone, ms);
+	        like->utc ? icaltimezone_get_utc_timezone() : zone, ms);
 
 	if (like->is_date)
 		snprintf(out, cap, "%04d%02d%02d", t.year, t.month, t.day);
 	else
 		snprintf(out, cap, "%04d%02d%02dT%02d%02d%02d%s", t.year,
-			 t.month, t.day, t.hour, t.minute, t.second,
-			 like->utc ? "Z" : "");
+		         t.month, t.day, t.hour, t.minute, t.second,
+		         like->utc ? "Z" : "");
 }
 
 enum mc_err mc_sched_expand(const char *dtstart, const char *tzid,
-			    const char *rrule, size_t limit,
-			    bool (*cb)(int64_t start_ms, const char *start,
-				       void *ud),
-			    void *ud, struct mc_error *err)
+                            const char *rrule, size_t limit,
+                            bool (*cb)(int64_t start_ms, const char *start,
+                                       void *ud),
+                            void *ud, struct mc_error *err)
 {
 	struct mc__centry ce;
 	struct mc__occ_gen g;
@@ -646,15 +644,15 @@ enum mc_err mc_sched_expand(const char *dtstart, const char *tzid,
 		tzid = MC_SCHED_DEFAULT_TZ;
 	ce.zone = mc__zone(tzid);
 	if (!ce.zone) {
-		rc = mc_error_set(err, MC_ERR_TZ, "--tz: unknown time zone '%s'",
-				  tzid);
+		rc = mc_error_set(err, MC_ERR_TZ,
+		                  "--tz: unknown time zone '%s'", tzid);
 		goto fail;
 	}
 	if (!dtstart || !mc__dt_parse(dtstart, &dt)) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "--dtstart: '%s' is not YYYYMMDDTHHMMSS[Z] "
-				  "or YYYYMMDD (years 1900..2199)",
-				  dtstart ? dtstart : "");
+		                  "--dtstart: '%s' is not YYYYMMDDTHHMMSS[Z] "
+		                  "or YYYYMMDD (years 1900..2199)",
+		                  dtstart ? dtstart : "");
 		goto fail;
 	}
 	if (!rrule) {

@@ -17,10 +17,11 @@
 
 /* How long an occurrence lasts (docs/schedule.md rule 2). */
 enum mc__end_kind {
-	MC__END_EXACT = 0, /* DTEND - DTSTART, the same exact length each time */
-	MC__END_NOMINAL,   /* DURATION added to the local start (nominal days) */
-	MC__END_DAY,       /* loop, neither given: to the next local midnight */
-	MC__END_PLAYLIST   /* once: the playlist's total length */
+	MC__END_EXACT =
+	        0,       /* DTEND - DTSTART, the same exact length each time */
+	MC__END_NOMINAL, /* DURATION added to the local start (nominal days) */
+	MC__END_DAY,     /* loop, neither given: to the next local midnight */
+	MC__END_PLAYLIST /* once: the playlist's total length */
 };
 
 /* How many libical iterations one query may spend on one entry. */
@@ -35,40 +36,40 @@ struct mc__dt {
 
 /* One compiled entry. */
 struct mc__centry {
-	const struct mc_entry *e;   /* the entry in the manifest; borrowed */
-	icaltimezone *zone;         /* its zone (tzid or the document's): local
-				     * days and dates for templates */
-	icaltimezone *rzone;        /* the zone recurrence runs in: zone, or
-				     * UTC when dtstart has a Z */
-	bool standing;              /* no dtstart: always on, anchored at 0 */
-	bool is_date;               /* dtstart is a DATE */
-	struct icaltimetype start;  /* dtstart as floating local fields */
-	int64_t start_ms;           /* dtstart as an instant */
-	bool has_rule;              /* an RRULE was given */
-	unsigned parts;             /* bit i: RRULE part i was given (the
-				     * order of part_names in sched_expand.c) */
+	const struct mc_entry *e;  /* the entry in the manifest; borrowed */
+	icaltimezone *zone;        /* its zone (tzid or the document's): local
+	                            * days and dates for templates */
+	icaltimezone *rzone;       /* the zone recurrence runs in: zone, or
+	                            * UTC when dtstart has a Z */
+	bool standing;             /* no dtstart: always on, anchored at 0 */
+	bool is_date;              /* dtstart is a DATE */
+	struct icaltimetype start; /* dtstart as floating local fields */
+	int64_t start_ms;          /* dtstart as an instant */
+	bool has_rule;             /* an RRULE was given */
+	unsigned parts;            /* bit i: RRULE part i was given (the
+	                            * order of part_names in sched_expand.c) */
 	struct icalrecurrencetype rule; /* parsed, UNTIL removed (we apply it
-					 * ourselves on instants) */
-	bool has_until;             /* the rule had UNTIL */
-	bool until_utc;             /* UNTIL had a Z: compare instants */
-	int64_t until_ms;           /* UNTIL as an instant (utc) */
-	struct icaltimetype until;  /* UNTIL floating (date or date-time) */
-	bool rule_empty;            /* libical yields no occurrence at all */
-	int64_t *fixed;             /* COUNT rules and rule-less entries: every
-				     * start of the rule part, sorted */
+	                                 * ourselves on instants) */
+	bool has_until;                 /* the rule had UNTIL */
+	bool until_utc;                 /* UNTIL had a Z: compare instants */
+	int64_t until_ms;               /* UNTIL as an instant (utc) */
+	struct icaltimetype until;      /* UNTIL floating (date or date-time) */
+	bool rule_empty; /* libical yields no occurrence at all */
+	int64_t *fixed;  /* COUNT rules and rule-less entries: every
+	                  * start of the rule part, sorted */
 	size_t n_fixed;
-	bool use_fixed;             /* fixed holds the whole rule part */
-	int64_t *rdates;            /* RDATE instants, sorted, unique */
+	bool use_fixed;  /* fixed holds the whole rule part */
+	int64_t *rdates; /* RDATE instants, sorted, unique */
 	size_t n_rdates;
-	int64_t *exdates;           /* EXDATE instants, sorted */
+	int64_t *exdates; /* EXDATE instants, sorted */
 	size_t n_exdates;
-	enum mc__end_kind end_kind; /* how an occurrence's end is found */
-	int64_t exact_ms;           /* MC__END_EXACT: DTEND - DTSTART */
+	enum mc__end_kind end_kind;  /* how an occurrence's end is found */
+	int64_t exact_ms;            /* MC__END_EXACT: DTEND - DTSTART */
 	struct icaldurationtype dur; /* MC__END_NOMINAL */
-	bool once_clip;             /* once mode with DTEND/DURATION: clip */
-	int64_t playlist_ms;        /* sum of the playlist's durations */
-	int64_t lookback_ms;        /* an occurrence containing t started
-				     * after t - lookback_ms */
+	bool once_clip;              /* once mode with DTEND/DURATION: clip */
+	int64_t playlist_ms;         /* sum of the playlist's durations */
+	int64_t lookback_ms;         /* an occurrence containing t started
+	                              * after t - lookback_ms */
 };
 
 struct mc_sched {
@@ -122,11 +123,11 @@ int64_t mc__floor_mod(int64_t a, int64_t b);
  * is_date must be set.
  */
 enum mc_err mc__rule_compile(struct mc__centry *ce, const char *rrule,
-			     const char *path, struct mc_error *err);
+                             const char *path, struct mc_error *err);
 
 /* Start a cursor that yields every start >= from_ms (maybe some earlier). */
 void mc__occ_init(struct mc__occ_gen *g, const struct mc__centry *ce,
-		  int64_t from_ms);
+                  int64_t from_ms);
 
 /* The next occurrence start; false when there is none (or budget ran out). */
 bool mc__occ_next(struct mc__occ_gen *g, int64_t *start_ms);

@@ -112,7 +112,7 @@ struct icaltimetype mc__ms_to_local(icaltimezone *zone, int64_t ms)
 	struct icaltimetype t;
 
 	t = icaltime_from_timet_with_zone((time_t)mc__floor_div(ms, 1000), 0,
-					  zone);
+	                                  zone);
 	t.zone = NULL;
 	t.is_date = 0;
 	return t;
@@ -120,6 +120,6 @@ struct icaltimetype mc__ms_to_local(icaltimezone *zone, int64_t ms)
 
 int64_t mc__dt_to_ms(const struct mc__dt *dt, icaltimezone *zone)
 {
-	return mc__local_to_ms(dt->utc ? icaltimezone_get_utc_timezone()
-				       : zone, dt->local);
+	return mc__local_to_ms(dt->utc ? icaltimezone_get_utc_timezone() : zone,
+	                       dt->local);
 }

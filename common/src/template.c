@@ -41,7 +41,7 @@ static void put(struct buf *b, const char *s, size_t n)
  * one we resolve in this context (it is then copied as written).
  */
 static int lookup(const char *name, size_t n, const struct mc_template_ctx *c,
-		  char *val, size_t cap)
+                  char *val, size_t cap)
 {
 	if (n == 5 && memcmp(name, "years", 5) == 0 && c->founded) {
 		snprintf(val, cap, "%d", c->year - c->founded);
@@ -52,8 +52,7 @@ static int lookup(const char *name, size_t n, const struct mc_template_ctx *c,
 		return 1;
 	}
 	if (n == 4 && memcmp(name, "date", 4) == 0) {
-		snprintf(val, cap, "%02d/%02d/%04d", c->day, c->month,
-			 c->year);
+		snprintf(val, cap, "%02d/%02d/%04d", c->day, c->month, c->year);
 		return 1;
 	}
 	return 0;
@@ -61,7 +60,7 @@ static int lookup(const char *name, size_t n, const struct mc_template_ctx *c,
 
 char *mc_template_resolve(const char *text, const struct mc_template_ctx *ctx)
 {
-	struct buf b = { 0 };
+	struct buf b = {0};
 	const char *p = text;
 
 	if (!text)
@@ -82,7 +81,7 @@ char *mc_template_resolve(const char *text, const struct mc_template_ctx *ctx)
 		if (close && memchr(open + 1, '{', (size_t)(close - open - 1)))
 			close = NULL;
 		if (close && lookup(open + 1, (size_t)(close - open - 1), ctx,
-				    val, sizeof(val))) {
+		                    val, sizeof(val))) {
 			put(&b, val, strlen(val));
 			p = close + 1;
 		} else {

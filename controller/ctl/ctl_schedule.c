@@ -12,68 +12,68 @@
 #include "minecast/util.h"
 
 static const char schedule_help[] =
-	"Usage: minecastctl schedule COMMAND [OPTIONS]\n"
-	"\n"
-	"Work with schedules offline, using the same engine as the players.\n"
-	"\n"
-	"Commands:\n"
-	"  expand   list the occurrence starts of an RFC 5545 recurrence\n"
-	"  preview  show what a campaign plays on one day, per channel\n"
-	"\n"
-	"Run 'minecastctl schedule COMMAND --help' for its options.\n"
-	"docs/schedule.md specifies how entries are scheduled.\n";
+        "Usage: minecastctl schedule COMMAND [OPTIONS]\n"
+        "\n"
+        "Work with schedules offline, using the same engine as the players.\n"
+        "\n"
+        "Commands:\n"
+        "  expand   list the occurrence starts of an RFC 5545 recurrence\n"
+        "  preview  show what a campaign plays on one day, per channel\n"
+        "\n"
+        "Run 'minecastctl schedule COMMAND --help' for its options.\n"
+        "docs/schedule.md specifies how entries are scheduled.\n";
 
 static const char expand_help[] =
-	"Usage: minecastctl schedule expand --dtstart DATETIME --rrule RULE\n"
-	"                                   [--tz ZONE] [--limit N]\n"
-	"\n"
-	"Print the occurrence starts of a recurrence, one per line, expanded\n"
-	"by libical exactly as a player expands an entry's rrule.\n"
-	"\n"
-	"Options:\n"
-	"  --dtstart DATETIME  first start, RFC 5545 basic format:\n"
-	"                      YYYYMMDDTHHMMSS (local time in ZONE),\n"
-	"                      YYYYMMDDTHHMMSSZ (UTC) or YYYYMMDD (a date)\n"
-	"  --rrule RULE        the RRULE value, e.g.\n"
-	"                      'FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12'\n"
-	"  --tz ZONE           zone of a local DATETIME, from the system\n"
-	"                      zoneinfo (default Asia/Ho_Chi_Minh)\n"
-	"  --limit N           print at most N starts (default 1000)\n"
-	"  --help              this text\n"
-	"\n"
-	"Starts are printed in the format of --dtstart: local time in ZONE,\n"
-	"or UTC with a Z when --dtstart had one.  Exit status: 0 success,\n"
-	"1 a value was rejected (bad rule, unknown zone), 2 usage error.\n";
+        "Usage: minecastctl schedule expand --dtstart DATETIME --rrule RULE\n"
+        "                                   [--tz ZONE] [--limit N]\n"
+        "\n"
+        "Print the occurrence starts of a recurrence, one per line, expanded\n"
+        "by libical exactly as a player expands an entry's rrule.\n"
+        "\n"
+        "Options:\n"
+        "  --dtstart DATETIME  first start, RFC 5545 basic format:\n"
+        "                      YYYYMMDDTHHMMSS (local time in ZONE),\n"
+        "                      YYYYMMDDTHHMMSSZ (UTC) or YYYYMMDD (a date)\n"
+        "  --rrule RULE        the RRULE value, e.g.\n"
+        "                      'FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12'\n"
+        "  --tz ZONE           zone of a local DATETIME, from the system\n"
+        "                      zoneinfo (default Asia/Ho_Chi_Minh)\n"
+        "  --limit N           print at most N starts (default 1000)\n"
+        "  --help              this text\n"
+        "\n"
+        "Starts are printed in the format of --dtstart: local time in ZONE,\n"
+        "or UTC with a Z when --dtstart had one.  Exit status: 0 success,\n"
+        "1 a value was rejected (bad rule, unknown zone), 2 usage error.\n";
 
 static const char preview_help[] =
-	"Usage: minecastctl schedule preview FILE [--date YYYY-MM-DD]\n"
-	"        [--site SITE] [--node NODE] [--tags TAG,TAG...]\n"
-	"        [--clock-unsynced]\n"
-	"\n"
-	"Show what a campaign (or a compiled manifest) plays on one day, per\n"
-	"channel, in the campaign's time zone: each segment of the day with\n"
-	"the entries that win it (layer/priority, id, name, mode) and their\n"
-	"playlist items with durations and texts, templates such as\n"
-	"{years} resolved for that day.  A looping playlist is one segment\n"
-	"with its item list; a once entry shows each item at its instant;\n"
-	"gaps show the fallback.\n"
-	"\n"
-	"Options:\n"
-	"  --date YYYY-MM-DD  the day (default: today in the campaign's zone)\n"
-	"  --site SITE        preview for a node at this site\n"
-	"  --node NODE        preview for this node id\n"
-	"  --tags A,B         preview for a node with these tags\n"
-	"                     (without --site, --node and --tags, targets are\n"
-	"                     ignored and every entry is shown)\n"
-	"  --clock-unsynced   as a node whose clock is not synchronised:\n"
-	"                     only standing entries play\n"
-	"  --help             this text\n"
-	"\n"
-	"Exit status: 0 success, 1 the file was rejected, 2 usage error.\n";
+        "Usage: minecastctl schedule preview FILE [--date YYYY-MM-DD]\n"
+        "        [--site SITE] [--node NODE] [--tags TAG,TAG...]\n"
+        "        [--clock-unsynced]\n"
+        "\n"
+        "Show what a campaign (or a compiled manifest) plays on one day, per\n"
+        "channel, in the campaign's time zone: each segment of the day with\n"
+        "the entries that win it (layer/priority, id, name, mode) and their\n"
+        "playlist items with durations and texts, templates such as\n"
+        "{years} resolved for that day.  A looping playlist is one segment\n"
+        "with its item list; a once entry shows each item at its instant;\n"
+        "gaps show the fallback.\n"
+        "\n"
+        "Options:\n"
+        "  --date YYYY-MM-DD  the day (default: today in the campaign's zone)\n"
+        "  --site SITE        preview for a node at this site\n"
+        "  --node NODE        preview for this node id\n"
+        "  --tags A,B         preview for a node with these tags\n"
+        "                     (without --site, --node and --tags, targets are\n"
+        "                     ignored and every entry is shown)\n"
+        "  --clock-unsynced   as a node whose clock is not synchronised:\n"
+        "                     only standing entries play\n"
+        "  --help             this text\n"
+        "\n"
+        "Exit status: 0 success, 1 the file was rejected, 2 usage error.\n";
 
 /* Match "--name VALUE" or "--name=VALUE"; advance *i past the value. */
 static int opt_value(int argc, char **argv, int *i, const char *name,
-		     const char **out)
+                     const char **out)
 {
 	size_t n = strlen(name);
 	const char *a = argv[*i];
@@ -109,7 +109,7 @@ static bool print_start(int64_t start_ms, const char *start, void *ud)
 static int cmd_expand(int argc, char **argv)
 {
 	const char *dtstart = NULL, *rrule = NULL, *tz = NULL, *limit_s = NULL;
-	struct mc_error err = { 0 };
+	struct mc_error err = {0};
 	unsigned long long limit = 1000;
 
 	for (int i = 1; i < argc; i++) {
@@ -127,14 +127,17 @@ static int cmd_expand(int argc, char **argv)
 				return MC_CTL_USAGE;
 			continue;
 		}
-		fprintf(stderr, "minecastctl: schedule expand: unknown "
-			"argument '%s' (see --help)\n", argv[i]);
+		fprintf(stderr,
+		        "minecastctl: schedule expand: unknown "
+		        "argument '%s' (see --help)\n",
+		        argv[i]);
 		return MC_CTL_USAGE;
 	}
 	if (!dtstart || !rrule) {
-		fprintf(stderr, "minecastctl: %s: required (see "
-			"'minecastctl schedule expand --help')\n",
-			!dtstart ? "--dtstart" : "--rrule");
+		fprintf(stderr,
+		        "minecastctl: %s: required (see "
+		        "'minecastctl schedule expand --help')\n",
+		        !dtstart ? "--dtstart" : "--rrule");
 		return MC_CTL_USAGE;
 	}
 	if (limit_s) {
@@ -142,13 +145,15 @@ static int cmd_expand(int argc, char **argv)
 
 		limit = strtoull(limit_s, &end, 10);
 		if (!*limit_s || *end || limit_s[0] == '-') {
-			fprintf(stderr, "minecastctl: --limit: '%s' is not a "
-				"count\n", limit_s);
+			fprintf(stderr,
+			        "minecastctl: --limit: '%s' is not a "
+			        "count\n",
+			        limit_s);
 			return MC_CTL_USAGE;
 		}
 	}
 	if (mc_sched_expand(dtstart, tz, rrule, (size_t)limit, print_start,
-			    NULL, &err) != MC_OK) {
+	                    NULL, &err) != MC_OK) {
 		fprintf(stderr, "minecastctl: %s\n", err.msg);
 		return MC_CTL_FAIL;
 	}
@@ -157,15 +162,15 @@ static int cmd_expand(int argc, char **argv)
 
 /* One stretch of the day with the same winners, as printed. */
 struct seg {
-	int64_t from, to;       /* [from, to) */
-	enum mc_now_kind kind;  /* scheduled, fallback, idle */
+	int64_t from, to;      /* [from, to) */
+	enum mc_now_kind kind; /* scheduled, fallback, idle */
 	enum mc_now_reason reason;
 	const struct mc_content *content; /* fallback content */
-	size_t *group;          /* entries sharing (owned) */
+	size_t *group;                    /* entries sharing (owned) */
 	size_t n_group;
-	int64_t occ_start;      /* once: the occurrence start */
-	int64_t anchor;         /* when the sequence is clocked from */
-	bool once;              /* a single once-mode entry */
+	int64_t occ_start; /* once: the occurrence start */
+	int64_t anchor;    /* when the sequence is clocked from */
+	bool once;         /* a single once-mode entry */
 };
 
 /* Everything preview output needs. */
@@ -175,8 +180,7 @@ struct preview {
 	int64_t day_from, day_to;    /* the day, [from, to) */
 };
 
-static void fmt_clock(const struct preview *p, int64_t t, char *buf,
-		      size_t cap)
+static void fmt_clock(const struct preview *p, int64_t t, char *buf, size_t cap)
 {
 	int h, mi, se;
 
@@ -187,7 +191,7 @@ static void fmt_clock(const struct preview *p, int64_t t, char *buf,
 	mc_sched_local(p->s, SIZE_MAX, t, NULL, NULL, NULL, &h, &mi, &se);
 	if (t % 1000)
 		snprintf(buf, cap, "%02d:%02d:%02d.%03d", h, mi, se,
-			 (int)((t % 1000 + 1000) % 1000));
+		         (int)((t % 1000 + 1000) % 1000));
 	else
 		snprintf(buf, cap, "%02d:%02d:%02d", h, mi, se);
 }
@@ -202,10 +206,10 @@ static void fmt_dur(int64_t ms, char *buf, size_t cap)
 		snprintf(buf, cap, "%llds", (long long)s);
 	else if (s < 3600)
 		snprintf(buf, cap, "%lldm%02llds", (long long)(s / 60),
-			 (long long)(s % 60));
+		         (long long)(s % 60));
 	else
 		snprintf(buf, cap, "%lldh%02lldm%02llds", (long long)(s / 3600),
-			 (long long)(s / 60 % 60), (long long)(s % 60));
+		         (long long)(s / 60 % 60), (long long)(s % 60));
 }
 
 /* Text on one line: newlines shown as " / ". */
@@ -220,17 +224,16 @@ static void put_text(const char *text)
 }
 
 static void print_item(const struct preview *p, size_t entry,
-		       const struct mc_item *it, int64_t date_ms,
-		       const char *lead)
+                       const struct mc_item *it, int64_t date_ms,
+                       const char *lead)
 {
 	const struct mc_content *c = it->content;
 	char dur[32];
 	char *text = NULL;
 
 	fmt_dur(it->duration_ms, dur, sizeof(dur));
-	printf("      %s %s (%s, %s)", lead, c && c->name ? c->name
-						      : it->content_id,
-	       it->content_id, dur);
+	printf("      %s %s (%s, %s)", lead,
+	       c && c->name ? c->name : it->content_id, it->content_id, dur);
 	if (mc_sched_text(p->s, entry, c, date_ms, &text) == MC_OK && text) {
 		fputs(": ", stdout);
 		put_text(text);
@@ -255,7 +258,7 @@ static bool latest_start(int64_t s, int64_t e, void *ud)
  */
 static int64_t occ_start_at(const struct preview *p, size_t entry, int64_t t)
 {
-	int64_t at[2] = { t, t };
+	int64_t at[2] = {t, t};
 
 	if (!p->m->entries[entry].dtstart)
 		return t;
@@ -272,19 +275,21 @@ static void print_seg(const struct preview *p, const struct seg *g)
 	fmt_clock(p, g->to, b, sizeof(b));
 	printf("  %s–%s  ", a, b);
 	if (g->kind != MC_NOW_SCHEDULED) {
-		const char *why = g->reason == MC_REASON_CLOCK
-			? "clock not synchronised, dated entries wait"
-			: "nothing scheduled";
+		const char *why =
+		        g->reason == MC_REASON_CLOCK
+		                ? "clock not synchronised, dated entries wait"
+		                : "nothing scheduled";
 
 		if (g->kind == MC_NOW_FALLBACK) {
 			char *text = NULL;
 
 			printf("fallback: %s (%s) — %s\n",
 			       g->content->name ? g->content->name
-						: g->content->id,
+			                        : g->content->id,
 			       g->content->id, why);
 			if (mc_sched_text(p->s, SIZE_MAX, g->content, g->from,
-					  &text) == MC_OK && text) {
+			                  &text) == MC_OK &&
+			    text) {
 				fputs("      ", stdout);
 				put_text(text);
 				putchar('\n');
@@ -298,8 +303,8 @@ static void print_seg(const struct preview *p, const struct seg *g)
 	for (size_t j = 0; j < g->n_group; j++) {
 		const struct mc_entry *e = &m->entries[g->group[j]];
 
-		printf("%s%s/%d  %s%s%s%s  %s", j ? "\n                     + "
-						  : "",
+		printf("%s%s/%d  %s%s%s%s  %s",
+		       j ? "\n                     + " : "",
 		       mc_layer_name(e->layer), e->priority, e->id,
 		       e->name ? " \"" : "", e->name ? e->name : "",
 		       e->name ? "\"" : "", mc_mode_name(e->mode));
@@ -310,9 +315,10 @@ static void print_seg(const struct preview *p, const struct seg *g)
 		int y, mo, d, h, mi, se;
 
 		mc_sched_local(p->s, SIZE_MAX, g->anchor, &y, &mo, &d, &h, &mi,
-			       &se);
+		               &se);
 		printf("\n      (shared round-robin, clocked from "
-		       "%04d-%02d-%02d %02d:%02d:%02d)", y, mo, d, h, mi, se);
+		       "%04d-%02d-%02d %02d:%02d:%02d)",
+		       y, mo, d, h, mi, se);
 	}
 	putchar('\n');
 	if (g->once) {
@@ -336,7 +342,7 @@ static void print_seg(const struct preview *p, const struct seg *g)
 
 		for (size_t j = 0; j < n; j++) {
 			const struct mc_playlist *pl =
-				m->entries[g->group[j]].playlist;
+			        m->entries[g->group[j]].playlist;
 
 			if (pl && pl->n_items > maxn)
 				maxn = pl->n_items;
@@ -350,14 +356,13 @@ static void print_seg(const struct preview *p, const struct seg *g)
 				continue;
 			snprintf(lead, sizeof(lead), "%zu.", num++);
 			print_item(p, ei, &pl->items[(k / n) % pl->n_items],
-				   occ_start_at(p, ei, g->from), lead);
+			           occ_start_at(p, ei, g->from), lead);
 		}
 	}
 }
 
 /* Same winners (merge into one printed segment)? */
-static bool seg_same(const struct seg *a, const struct mc_now *now,
-		     bool once)
+static bool seg_same(const struct seg *a, const struct mc_now *now, bool once)
 {
 	if (a->kind != now->kind || a->reason != now->reason)
 		return false;
@@ -366,14 +371,14 @@ static bool seg_same(const struct seg *a, const struct mc_now *now,
 	if (a->n_group != now->n_group || a->once || once)
 		return false;
 	return memcmp(a->group, now->group,
-		      now->n_group * sizeof(*now->group)) == 0;
+	              now->n_group * sizeof(*now->group)) == 0;
 }
 
 static int preview_channel(const struct preview *p, enum mc_channel ch,
-			   const struct mc_who *who,
-			   const struct mc_sched_opts *opts)
+                           const struct mc_who *who,
+                           const struct mc_sched_opts *opts)
 {
-	struct seg cur = { 0 };
+	struct seg cur = {0};
 	bool open = false;
 	int64_t t = p->day_from;
 	int rc = MC_CTL_FAIL;
@@ -385,13 +390,14 @@ static int preview_channel(const struct preview *p, enum mc_channel ch,
 		bool once;
 
 		if (mc_sched_now(p->s, who, ch, t, opts, &now) != MC_OK) {
-			fprintf(stderr, "minecastctl: preview: out of memory\n");
+			fprintf(stderr,
+			        "minecastctl: preview: out of memory\n");
 			goto fail;
 		}
 		once = now.kind == MC_NOW_SCHEDULED && now.n_group == 1 &&
 		       now.entry->mode == MC_MODE_ONCE;
 		to = now.segment_end_ms < p->day_to ? now.segment_end_ms
-						    : p->day_to;
+		                                    : p->day_to;
 		if (to <= t)
 			to = t + 1;
 		if (open && seg_same(&cur, &now, once)) {
@@ -448,14 +454,14 @@ static int cmd_preview(int argc, char **argv)
 	char *tags_buf = NULL;
 	const char *tags[64];
 	bool unsynced = false;
-	struct mc_error err = { 0 };
+	struct mc_error err = {0};
 	struct mc_manifest *m = NULL;
-	struct mc_who who = { 0 };
-	struct mc_sched_opts opts = { 0 };
-	struct preview p = { 0 };
+	struct mc_who who = {0};
+	struct mc_sched_opts opts = {0};
+	struct preview p = {0};
 	int y, mo, d, rc = MC_CTL_FAIL;
-	static const int mdays[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31,
-				     30, 31 };
+	static const int mdays[] = {31, 28, 31, 30, 31, 30,
+	                            31, 31, 30, 31, 30, 31};
 
 	for (int i = 1; i < argc; i++) {
 		int r;
@@ -477,16 +483,17 @@ static int cmd_preview(int argc, char **argv)
 			continue;
 		}
 		if (argv[i][0] == '-' || file) {
-			fprintf(stderr, "minecastctl: schedule preview: "
-				"unknown argument '%s' (see --help)\n",
-				argv[i]);
+			fprintf(stderr,
+			        "minecastctl: schedule preview: "
+			        "unknown argument '%s' (see --help)\n",
+			        argv[i]);
 			return MC_CTL_USAGE;
 		}
 		file = argv[i];
 	}
 	if (!file) {
 		fprintf(stderr, "minecastctl: schedule preview: FILE is "
-			"required (see --help)\n");
+		                "required (see --help)\n");
 		return MC_CTL_USAGE;
 	}
 	if (date) {
@@ -494,16 +501,18 @@ static int cmd_preview(int argc, char **argv)
 
 		if (strlen(date) != 10 ||
 		    sscanf(date, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) != 3 ||
-		    date[4] != '-' || date[7] != '-' || y < 1900 ||
-		    y > 2198 || mo < 1 || mo > 12 || d < 1 ||
+		    date[4] != '-' || date[7] != '-' || y < 1900 || y > 2198 ||
+		    mo < 1 || mo > 12 || d < 1 ||
 		    d > mdays[mo - 1] + (mo == 2 && leap(y))) {
-			fprintf(stderr, "minecastctl: --date: '%s' is not a "
-				"date YYYY-MM-DD\n", date);
+			fprintf(stderr,
+			        "minecastctl: --date: '%s' is not a "
+			        "date YYYY-MM-DD\n",
+			        date);
 			return MC_CTL_USAGE;
 		}
 	}
 	if (mc_manifest_load(file, MC_DOC_CAMPAIGN, &m, &err) != MC_OK) {
-		struct mc_error err2 = { 0 };
+		struct mc_error err2 = {0};
 
 		/* A compiled manifest previews the same way. */
 		if (mc_manifest_load(file, MC_DOC_MANIFEST, &m, &err2) !=
@@ -520,7 +529,7 @@ static int cmd_preview(int argc, char **argv)
 	}
 	if (!date)
 		mc_sched_local(p.s, SIZE_MAX, mc_now_ms(), &y, &mo, &d, NULL,
-			       NULL, NULL);
+		               NULL, NULL);
 	if (mc_sched_local_midnight(p.s, y, mo, d, &p.day_from) != MC_OK)
 		goto fail;
 	{
@@ -556,11 +565,12 @@ static int cmd_preview(int argc, char **argv)
 	else
 		printf("For: every node (targets ignored)\n");
 	printf("Clock: %s\n", unsynced ? "not synchronised (dated entries "
-					 "wait)" : "synchronised");
+	                                 "wait)"
+	                               : "synchronised");
 	for (int ch = 0; ch < MC_CH_COUNT; ch++)
 		if (preview_channel(&p, (enum mc_channel)ch,
-				    site || node || tags_s ? &who : NULL,
-				    &opts) != MC_CTL_OK)
+		                    site || node || tags_s ? &who : NULL,
+		                    &opts) != MC_CTL_OK)
 			goto fail;
 	rc = fflush(stdout) == 0 ? MC_CTL_OK : MC_CTL_FAIL;
 fail:
@@ -585,7 +595,7 @@ int mc_ctl_schedule(int argc, char **argv)
 	if (strcmp(argv[1], "preview") == 0)
 		return cmd_preview(argc - 1, argv + 1);
 	fprintf(stderr, "minecastctl: schedule: unknown command '%s'\n\n",
-		argv[1]);
+	        argv[1]);
 	fputs(schedule_help, stderr);
 	return MC_CTL_USAGE;
 }

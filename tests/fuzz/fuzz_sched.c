@@ -23,7 +23,7 @@ static bool half_ready(const struct mc_content *c, void *ud)
 }
 
 static void query(struct mc_sched *s, const struct mc_who *who, int64_t t,
-		  const struct mc_sched_opts *o)
+                  const struct mc_sched_opts *o)
 {
 	for (int ch = 0; ch < MC_CH_COUNT; ch++) {
 		int64_t at = t;
@@ -32,7 +32,7 @@ static void query(struct mc_sched *s, const struct mc_who *who, int64_t t,
 			struct mc_now n;
 
 			if (mc_sched_now(s, who, (enum mc_channel)ch, at, o,
-					 &n) != MC_OK)
+			                 &n) != MC_OK)
 				break;
 			/* The engine promises progress. */
 			if (n.next_change_ms <= at)
@@ -55,23 +55,24 @@ static bool count_occ(int64_t s, int64_t e, void *ud)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const int64_t instants[] = {
-		0, 1699722000000LL,     /* 2023-11-12 00:00 +07:00 */
-		1699743600000LL,        /* 2023-11-12 06:00 +07:00 */
-		1710052200000LL,        /* 2024-03-10 06:30Z, a DST gap */
-		-86400000LL, 4102444800000LL
-	};
-	const char *tags[] = { "nha-an", "lo-gieng" };
-	struct mc_who who = { "pi-1", "cua-lo", tags, 2 };
-	struct mc_sched_opts synced = { true, NULL, NULL };
-	struct mc_sched_opts unsynced = { false, half_ready, NULL };
+	        0,
+	        1699722000000LL, /* 2023-11-12 00:00 +07:00 */
+	        1699743600000LL, /* 2023-11-12 06:00 +07:00 */
+	        1710052200000LL, /* 2024-03-10 06:30Z, a DST gap */
+	        -86400000LL,
+	        4102444800000LL};
+	const char *tags[] = {"nha-an", "lo-gieng"};
+	struct mc_who who = {"pi-1", "cua-lo", tags, 2};
+	struct mc_sched_opts synced = {true, NULL, NULL};
+	struct mc_sched_opts unsynced = {false, half_ready, NULL};
 	struct mc_manifest *m = NULL;
 	struct mc_sched *s = NULL;
 	struct mc_error err;
 
 	for (int kind = 0; kind < 2 && !m; kind++)
 		mc_manifest_parse((const char *)data, size,
-				  kind ? MC_DOC_MANIFEST : MC_DOC_CAMPAIGN, &m,
-				  &err);
+		                  kind ? MC_DOC_MANIFEST : MC_DOC_CAMPAIGN, &m,
+		                  &err);
 	if (!m)
 		return 0;
 	s = mc_sched_new(m, &err);
@@ -84,8 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			int n = 0;
 
 			mc_sched_occurrences(s, e, instants[1],
-					     instants[1] + 400LL * 86400000,
-					     count_occ, &n);
+			                     instants[1] + 400LL * 86400000,
+			                     count_occ, &n);
 		}
 	}
 	mc_sched_free(s);

@@ -13,9 +13,9 @@
 #include "minecast/template.h"
 
 static void check(const char *text, int founded, int y, int m, int d,
-		  const char *want)
+                  const char *want)
 {
-	struct mc_template_ctx ctx = { founded, y, m, d };
+	struct mc_template_ctx ctx = {founded, y, m, d};
 	char *got = mc_template_resolve(text, &ctx);
 
 	assert_non_null(got);
@@ -28,12 +28,14 @@ static void resolves_anniversary(void **state)
 	(void)state;
 	check("Kỷ niệm {years} năm", 1936, 2023, 11, 12, "Kỷ niệm 87 năm");
 	check("Kỷ niệm {years} năm Ngày Truyền thống công nhân Vùng mỏ "
-	      "({since}–2023)", 1936, 2023, 11, 12,
+	      "({since}–2023)",
+	      1936, 2023, 11, 12,
 	      "Kỷ niệm 87 năm Ngày Truyền thống công nhân Vùng mỏ "
 	      "(1936–2023)");
 	check("{date}", 0, 2023, 11, 2, "02/11/2023");
 	check("{years}{years}{since}{date}", 2000, 2023, 1, 9,
-	      "23232000" "09/01/2023");
+	      "23232000"
+	      "09/01/2023");
 }
 
 static void leaves_unknown_and_stray_braces(void **state)
@@ -55,7 +57,7 @@ static void no_founded_year_leaves_years_and_since(void **state)
 
 static void null_text_is_null(void **state)
 {
-	struct mc_template_ctx ctx = { 1936, 2023, 11, 12 };
+	struct mc_template_ctx ctx = {1936, 2023, 11, 12};
 
 	(void)state;
 	assert_null(mc_template_resolve(NULL, &ctx));
@@ -64,10 +66,10 @@ static void null_text_is_null(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(resolves_anniversary),
-		cmocka_unit_test(leaves_unknown_and_stray_braces),
-		cmocka_unit_test(no_founded_year_leaves_years_and_since),
-		cmocka_unit_test(null_text_is_null),
+	        cmocka_unit_test(resolves_anniversary),
+	        cmocka_unit_test(leaves_unknown_and_stray_braces),
+	        cmocka_unit_test(no_founded_year_leaves_years_and_since),
+	        cmocka_unit_test(null_text_is_null),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

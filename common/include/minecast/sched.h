@@ -71,37 +71,37 @@ enum mc_now_reason {
  * only when kind is MC_NOW_SCHEDULED.  Clear with mc_now_clear().
  */
 struct mc_now {
-	enum mc_now_kind kind;          /* scheduled, fallback or idle */
-	enum mc_now_reason reason;      /* why not scheduled (or NONE) */
-	const struct mc_entry *entry;   /* scheduled: whose item plays */
-	size_t entry_index;             /* scheduled: index in m->entries */
+	enum mc_now_kind kind;            /* scheduled, fallback or idle */
+	enum mc_now_reason reason;        /* why not scheduled (or NONE) */
+	const struct mc_entry *entry;     /* scheduled: whose item plays */
+	size_t entry_index;               /* scheduled: index in m->entries */
 	const struct mc_content *content; /* the item's content, the
-					   * fallback content, or NULL when
-					   * idle; borrowed from the manifest */
-	const struct mc_item *item;     /* scheduled: the playlist item */
-	size_t item_index;              /* scheduled: index in its playlist */
-	size_t seq_index;               /* scheduled: position in the played
-					 * sequence (interleaved if shared) */
-	size_t seq_len;                 /* scheduled: items in the sequence */
-	int64_t item_start_ms;          /* scheduled: when this item began */
-	int64_t item_end_ms;            /* scheduled: when it ends naturally */
-	int64_t occ_start_ms;           /* scheduled: the entry's occurrence
-					 * [start, end); standing: [0, NEVER) */
-	int64_t occ_end_ms;
-	int64_t anchor_ms;              /* scheduled: the instant the
-					 * sequence is clocked from */
-	int64_t next_change_ms;         /* re-evaluate then (> t; NEVER if
-					 * nothing will change) */
-	int64_t segment_end_ms;         /* next change of the candidates
-					 * themselves, item ends left out;
-					 * for previews (>= next_change_ms) */
-	size_t *group;                  /* scheduled: indices of the entries
-					 * sharing the channel, document
-					 * order (one for an interrupt);
-					 * owned */
-	size_t n_group;                 /* entries in group */
-	char *text;                     /* content text with {years} {since}
-					 * {date} resolved, or NULL; owned */
+	                                   * fallback content, or NULL when
+	                                   * idle; borrowed from the manifest */
+	const struct mc_item *item;       /* scheduled: the playlist item */
+	size_t item_index;                /* scheduled: index in its playlist */
+	size_t seq_index;                 /* scheduled: position in the played
+	                                   * sequence (interleaved if shared) */
+	size_t seq_len;                   /* scheduled: items in the sequence */
+	int64_t item_start_ms;            /* scheduled: when this item began */
+	int64_t item_end_ms;    /* scheduled: when it ends naturally */
+	int64_t occ_start_ms;   /* scheduled: the entry's occurrence
+	                         * [start, end); standing: [0, NEVER) */
+	int64_t occ_end_ms;     /* scheduled: end of that occurrence */
+	int64_t anchor_ms;      /* scheduled: the instant the
+	                         * sequence is clocked from */
+	int64_t next_change_ms; /* re-evaluate then (> t; NEVER if
+	                         * nothing will change) */
+	int64_t segment_end_ms; /* next change of the candidates
+	                         * themselves, item ends left out;
+	                         * for previews (>= next_change_ms) */
+	size_t *group;          /* scheduled: indices of the entries
+	                         * sharing the channel, document
+	                         * order (one for an interrupt);
+	                         * owned */
+	size_t n_group;         /* entries in group */
+	char *text;             /* content text with {years} {since}
+	                         * {date} resolved, or NULL; owned */
 };
 
 /*
@@ -113,7 +113,7 @@ struct mc_now {
  * Returns the schedule (free with mc_sched_free) or NULL on failure.
  */
 struct mc_sched *mc_sched_new(const struct mc_manifest *m,
-			      struct mc_error *err);
+                              struct mc_error *err);
 
 /* Free a schedule.  NULL is allowed. */
 void mc_sched_free(struct mc_sched *s);
@@ -127,8 +127,8 @@ void mc_sched_free(struct mc_sched *s);
  * Returns MC_OK, MC_ERR_INVAL for a bad channel, MC_ERR_NOMEM.
  */
 enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
-			 enum mc_channel ch, int64_t t_ms,
-			 const struct mc_sched_opts *opts, struct mc_now *out);
+                         enum mc_channel ch, int64_t t_ms,
+                         const struct mc_sched_opts *opts, struct mc_now *out);
 
 /* Free what an mc_now owns and zero it.  NULL is allowed. */
 void mc_now_clear(struct mc_now *now);
@@ -139,11 +139,9 @@ void mc_now_clear(struct mc_now *now);
  * entry has the one occurrence [0, MC_SCHED_NEVER).  cb returns false to
  * stop.  Returns MC_OK or MC_ERR_INVAL (bad index).
  */
-enum mc_err mc_sched_occurrences(const struct mc_sched *s, size_t entry,
-				 int64_t from_ms, int64_t to_ms,
-				 bool (*cb)(int64_t start_ms, int64_t end_ms,
-					    void *ud),
-				 void *ud);
+enum mc_err mc_sched_occurrences(
+        const struct mc_sched *s, size_t entry, int64_t from_ms, int64_t to_ms,
+        bool (*cb)(int64_t start_ms, int64_t end_ms, void *ud), void *ud);
 
 /*
  * Resolve the templates of content's text as entry (index, or SIZE_MAX for
@@ -152,16 +150,16 @@ enum mc_err mc_sched_occurrences(const struct mc_sched *s, size_t entry,
  * text, else a string the caller frees.  Returns MC_OK or MC_ERR_NOMEM.
  */
 enum mc_err mc_sched_text(const struct mc_sched *s, size_t entry,
-			  const struct mc_content *content, int64_t date_ms,
-			  char **out);
+                          const struct mc_content *content, int64_t date_ms,
+                          char **out);
 
 /*
  * Break t_ms into the local date and time of entry's zone (SIZE_MAX: the
  * document's zone).  Any out-pointer may be NULL.
  */
 void mc_sched_local(const struct mc_sched *s, size_t entry, int64_t t_ms,
-		    int *year, int *month, int *day, int *hour, int *minute,
-		    int *second);
+                    int *year, int *month, int *day, int *hour, int *minute,
+                    int *second);
 
 /*
  * The instant of local midnight starting year-month-day in the
@@ -169,7 +167,7 @@ void mc_sched_local(const struct mc_sched *s, size_t entry, int64_t t_ms,
  * impossible date.
  */
 enum mc_err mc_sched_local_midnight(const struct mc_sched *s, int year,
-				    int month, int day, int64_t *out_ms);
+                                    int month, int day, int64_t *out_ms);
 
 /*
  * Expand a recurrence for minecastctl schedule expand and tests: the
@@ -182,9 +180,9 @@ enum mc_err mc_sched_local_midnight(const struct mc_sched *s, int year,
  * or "--tz" (MC_ERR_PARSE, MC_ERR_RANGE, MC_ERR_TZ).
  */
 enum mc_err mc_sched_expand(const char *dtstart, const char *tzid,
-			    const char *rrule, size_t limit,
-			    bool (*cb)(int64_t start_ms, const char *start,
-				       void *ud),
-			    void *ud, struct mc_error *err);
+                            const char *rrule, size_t limit,
+                            bool (*cb)(int64_t start_ms, const char *start,
+                                       void *ud),
+                            void *ud, struct mc_error *err);
 
 #endif
