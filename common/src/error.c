@@ -33,7 +33,7 @@ const char *mc_strerror(enum mc_err err)
 }
 
 enum mc_err mc_error_set(struct mc_error *err, enum mc_err code,
-			 const char *fmt, ...)
+                         const char *fmt, ...)
 {
 	va_list ap;
 

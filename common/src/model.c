@@ -70,7 +70,7 @@ void mc_manifest_free(struct mc_manifest *m)
 }
 
 const struct mc_content *mc_manifest_content(const struct mc_manifest *m,
-					     const char *id)
+                                             const char *id)
 {
 	for (size_t i = 0; id && i < m->n_content; i++)
 		if (strcmp(m->content[i].id, id) == 0)
@@ -79,7 +79,7 @@ const struct mc_content *mc_manifest_content(const struct mc_manifest *m,
 }
 
 const struct mc_playlist *mc_manifest_playlist(const struct mc_manifest *m,
-					       const char *id)
+                                               const char *id)
 {
 	for (size_t i = 0; id && i < m->n_playlists; i++)
 		if (strcmp(m->playlists[i].id, id) == 0)
@@ -110,13 +110,12 @@ bool mc_targets_match(const struct mc_targets *t, const struct mc_who *who)
 }
 
 /* Name tables, indexed by the enum value. */
-static const char *const channel_names[] = { "screen", "speaker" };
-static const char *const type_names[] = { "slogan", "image", "audio",
-					  "speech" };
-static const char *const layer_names[] = { "fill", "interrupt" };
-static const char *const mode_names[] = { "loop", "once" };
-static const char *const transition_names[] = { "cut", "crossfade" };
-static const char *const fit_names[] = { "contain", "cover", "stretch" };
+static const char *const channel_names[] = {"screen", "speaker"};
+static const char *const type_names[] = {"slogan", "image", "audio", "speech"};
+static const char *const layer_names[] = {"fill", "interrupt"};
+static const char *const mode_names[] = {"loop", "once"};
+static const char *const transition_names[] = {"cut", "crossfade"};
+static const char *const fit_names[] = {"contain", "cover", "stretch"};
 
 static int name_parse(const char *const *names, size_t n, const char *s)
 {
@@ -126,14 +125,14 @@ static int name_parse(const char *const *names, size_t n, const char *s)
 	return -1;
 }
 
-#define NAME_FUNCS(kind, enumtype, table)                                   \
-	const char *mc_##kind##_name(enum enumtype v)                       \
-	{                                                                   \
-		return (size_t)v < MC_ARRAY_LEN(table) ? table[v] : "?";    \
-	}                                                                   \
-	int mc_##kind##_parse(const char *s)                                \
-	{                                                                   \
-		return name_parse(table, MC_ARRAY_LEN(table), s);           \
+#define NAME_FUNCS(kind, enumtype, table)                                      \
+	const char *mc_##kind##_name(enum enumtype v)                          \
+	{                                                                      \
+		return (size_t)v < MC_ARRAY_LEN(table) ? table[v] : "?";       \
+	}                                                                      \
+	int mc_##kind##_parse(const char *s)                                   \
+	{                                                                      \
+		return name_parse(table, MC_ARRAY_LEN(table), s);              \
 	}
 
 NAME_FUNCS(channel, mc_channel, channel_names)

@@ -45,8 +45,8 @@ char *mc_printf(const char *fmt, ...)
 	return n < 0 ? NULL : out;
 }
 
-enum mc_err mc_read_file(const char *path, size_t max, char **out,
-			 size_t *len, struct mc_error *err)
+enum mc_err mc_read_file(const char *path, size_t max, char **out, size_t *len,
+                         struct mc_error *err)
 {
 	struct stat st;
 	char *buf = NULL;
@@ -58,23 +58,24 @@ enum mc_err mc_read_file(const char *path, size_t max, char **out,
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return mc_error_set(err, MC_ERR_IO, "%s: %s", path,
-				    strerror(errno));
+		                    strerror(errno));
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return mc_error_set(err, MC_ERR_IO, "%s: not a regular file",
-				    path);
+		                    path);
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		return mc_error_set(err, MC_ERR_TOO_LARGE,
-				    "%s: %lld bytes, larger than the limit of %zu",
-				    path, (long long)st.st_size, max);
+		return mc_error_set(
+		        err, MC_ERR_TOO_LARGE,
+		        "%s: %lld bytes, larger than the limit of %zu", path,
+		        (long long)st.st_size, max);
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
 		close(fd);
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    path);
+		                    path);
 	}
 	while (got < (size_t)st.st_size) {
 		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
@@ -112,9 +113,8 @@ static int fsync_dir_of(const char *path)
 	return rc;
 }
 
-enum mc_err mc_write_file_atomic(const char *path, const void *data,
-				 size_t len, unsigned mode,
-				 struct mc_error *err)
+enum mc_err mc_write_file_atomic(const char *path, const void *data, size_t len,
+                                 unsigned mode, struct mc_error *err)
 {
 	char *tmp = mc_printf("%s.tmp.%ld", path, (long)getpid());
 	const char *p = data;
@@ -124,7 +124,7 @@ enum mc_err mc_write_file_atomic(const char *path, const void *data,
 
 	if (!tmp)
 		return mc_error_set(err, MC_ERR_NOMEM, "%s: out of memory",
-				    path);
+		                    path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
 		mc_error_set(err, rc, "%s: %s", tmp, strerror(errno));

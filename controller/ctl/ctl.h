@@ -9,8 +9,8 @@
 #define MC_CTL_H
 
 /* Exit codes shared by every subcommand. */
-#define MC_CTL_OK 0
-#define MC_CTL_FAIL 1
+#define MC_CTL_OK    0
+#define MC_CTL_FAIL  1
 #define MC_CTL_USAGE 2
 
 int mc_ctl_schedule(int argc, char **argv);

@@ -14,25 +14,24 @@ struct ctl_command {
 };
 
 static const struct ctl_command commands[] = {
-	{ "schedule", mc_ctl_schedule,
-	  "expand recurrences, preview a campaign's day (offline)" },
-	{ "keygen", mc_ctl_keygen, "create an ed25519 signing key pair" },
-	{ "sign", mc_ctl_sign, "sign a pointer or alert document" },
-	{ "verify", mc_ctl_verify, "verify a signed document and its checks" },
+        {"schedule", mc_ctl_schedule,
+         "expand recurrences, preview a campaign's day (offline)"},
+        {"keygen", mc_ctl_keygen, "create an ed25519 signing key pair"},
+        {"sign", mc_ctl_sign, "sign a pointer or alert document"},
+        {"verify", mc_ctl_verify, "verify a signed document and its checks"},
 };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"Usage: minecastctl COMMAND [ARGS...]\n"
-		"\n"
-		"minecast's command-line tool. Commands:\n");
+	fprintf(out, "Usage: minecastctl COMMAND [ARGS...]\n"
+	             "\n"
+	             "minecast's command-line tool. Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name,
-			commands[i].summary);
-	fprintf(out,
-		"\n"
-		"Run 'minecastctl COMMAND --help' for the options of one command.\n");
+		        commands[i].summary);
+	fprintf(out, "\n"
+	             "Run 'minecastctl COMMAND --help' for the options of one "
+	             "command.\n");
 }
 
 int main(int argc, char **argv)

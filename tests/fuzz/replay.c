@@ -39,9 +39,7 @@ static void mutate_and_run(const uint8_t *seed, size_t len)
 			for (int k = 0; k < 4 && n; k++)
 				buf[rng() % n] ^= (uint8_t)(1u << (rng() % 8));
 			break;
-		case 1: /* truncate */
-			n = n ? rng() % n : 0;
-			break;
+		case 1: /* truncate */ n = n ? rng() % n : 0; break;
 		case 2: /* duplicate a span */
 			if (n) {
 				size_t at = rng() % n, span = rng() % (n - at);
@@ -79,7 +77,8 @@ int main(int argc, char **argv)
 
 			if (de->d_name[0] == '.')
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", argv[a], de->d_name);
+			snprintf(path, sizeof(path), "%s/%s", argv[a],
+			         de->d_name);
 			f = fopen(path, "rb");
 			if (!f)
 				continue;
@@ -87,7 +86,8 @@ int main(int argc, char **argv)
 			len = ftell(f);
 			fseek(f, 0, SEEK_SET);
 			data = malloc(len > 0 ? (size_t)len : 1);
-			if (data && fread(data, 1, (size_t)len, f) == (size_t)len) {
+			if (data &&
+			    fread(data, 1, (size_t)len, f) == (size_t)len) {
 				LLVMFuzzerTestOneInput(data, (size_t)len);
 				mutate_and_run(data, (size_t)len);
 				files++;
@@ -97,6 +97,7 @@ int main(int argc, char **argv)
 		}
 		closedir(d);
 	}
-	printf("replay: %d corpus files, %d mutations each\n", files, MUTATIONS);
+	printf("replay: %d corpus files, %d mutations each\n", files,
+	       MUTATIONS);
 	return files > 0 ? 0 : 1;
 }

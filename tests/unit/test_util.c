@@ -20,8 +20,8 @@ static void test_error_set_names_field(void **state)
 	struct mc_error err;
 
 	assert_int_equal(mc_error_set(&err, MC_ERR_MISSING, "%s: required",
-				      "entries[2].playlist"),
-			 MC_ERR_MISSING);
+	                              "entries[2].playlist"),
+	                 MC_ERR_MISSING);
 	assert_int_equal(err.code, MC_ERR_MISSING);
 	assert_string_equal(err.msg, "entries[2].playlist: required");
 	mc_error_clear(&err);
@@ -29,7 +29,8 @@ static void test_error_set_names_field(void **state)
 	assert_string_equal(err.msg, "");
 	/* A NULL error is allowed and the code still comes back. */
 	assert_int_equal(mc_error_set(NULL, MC_ERR_SIG, "x"), MC_ERR_SIG);
-	assert_string_equal(mc_strerror(MC_ERR_SIG), "signature does not verify");
+	assert_string_equal(mc_strerror(MC_ERR_SIG),
+	                    "signature does not verify");
 	assert_string_equal(mc_strerror((enum mc_err)999), "unknown error");
 }
 
@@ -44,7 +45,7 @@ static void test_atomic_write_then_read(void **state)
 	assert_non_null(mkdtemp(dir));
 	path = mc_printf("%s/f.json", dir);
 	assert_int_equal(mc_write_file_atomic(path, "{\"a\":1}", 7, 0600, &err),
-			 MC_OK);
+	                 MC_OK);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
 	assert_int_equal(mc_read_file(path, 100, &buf, &len, &err), MC_OK);
@@ -54,7 +55,7 @@ static void test_atomic_write_then_read(void **state)
 
 	/* Over the limit: refused before reading, nothing allocated. */
 	assert_int_equal(mc_read_file(path, 6, &buf, &len, &err),
-			 MC_ERR_TOO_LARGE);
+	                 MC_ERR_TOO_LARGE);
 	assert_null(buf);
 	assert_non_null(strstr(err.msg, "limit of 6"));
 
@@ -67,22 +68,22 @@ static void test_atomic_write_then_read(void **state)
 	free(path);
 	path = mc_printf("%s/missing/f", dir);
 	assert_int_equal(mc_write_file_atomic(path, "x", 1, 0644, &err),
-			 MC_ERR_IO);
+	                 MC_ERR_IO);
 	free(path);
 	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_targets(void **state)
 {
-	char *sites[] = { "cua-lo" }, *tags[] = { "nha-an", "cong-mo" },
-	     *nodes[] = { "pi-07" };
-	struct mc_targets none = { 0 };
-	struct mc_targets t = { sites, 1, tags, 2, nodes, 1 };
-	const char *mytags[] = { "cong-mo" };
-	struct mc_who at_site = { "pi-01", "cua-lo", NULL, 0 };
-	struct mc_who tagged = { "pi-02", "vang-danh", mytags, 1 };
-	struct mc_who named = { "pi-07", NULL, NULL, 0 };
-	struct mc_who other = { "pi-03", "vang-danh", NULL, 0 };
+	char *sites[] = {"cua-lo"}, *tags[] = {"nha-an", "cong-mo"},
+	     *nodes[] = {"pi-07"};
+	struct mc_targets none = {0};
+	struct mc_targets t = {sites, 1, tags, 2, nodes, 1};
+	const char *mytags[] = {"cong-mo"};
+	struct mc_who at_site = {"pi-01", "cua-lo", NULL, 0};
+	struct mc_who tagged = {"pi-02", "vang-danh", mytags, 1};
+	struct mc_who named = {"pi-07", NULL, NULL, 0};
+	struct mc_who other = {"pi-03", "vang-danh", NULL, 0};
 
 	assert_true(mc_targets_match(&none, &other));
 	assert_true(mc_targets_match(&t, &at_site));
@@ -101,7 +102,7 @@ static void test_enum_names(void **state)
 	assert_int_equal(mc_mode_parse("once"), MC_MODE_ONCE);
 	assert_int_equal(mc_content_type_parse("speech"), MC_CONTENT_SPEECH);
 	assert_int_equal(mc_transition_parse("crossfade"),
-			 MC_TRANSITION_CROSSFADE);
+	                 MC_TRANSITION_CROSSFADE);
 	assert_int_equal(mc_fit_parse("cover"), MC_FIT_COVER);
 	assert_string_equal(mc_fit_name((enum mc_fit)42), "?");
 }
@@ -109,10 +110,10 @@ static void test_enum_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_error_set_names_field),
-		cmocka_unit_test(test_atomic_write_then_read),
-		cmocka_unit_test(test_targets),
-		cmocka_unit_test(test_enum_names),
+	        cmocka_unit_test(test_error_set_names_field),
+	        cmocka_unit_test(test_atomic_write_then_read),
+	        cmocka_unit_test(test_targets),
+	        cmocka_unit_test(test_enum_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

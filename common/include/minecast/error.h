@@ -14,25 +14,25 @@
 
 enum mc_err {
 	MC_OK = 0,
-	MC_ERR_NOMEM,      /* allocation failed */
-	MC_ERR_INVAL,      /* a caller passed an invalid argument */
-	MC_ERR_IO,         /* reading or writing a file failed (errno kept) */
-	MC_ERR_TOO_LARGE,  /* input exceeds its documented size limit */
-	MC_ERR_PARSE,      /* input is not well-formed (JSON, RRULE, date) */
-	MC_ERR_UTF8,       /* text is not valid UTF-8 */
-	MC_ERR_MISSING,    /* a required field is absent */
-	MC_ERR_TYPE,       /* a field has the wrong JSON type */
-	MC_ERR_RANGE,      /* a value is outside its allowed range or set */
-	MC_ERR_REF,        /* a reference (content id, playlist id) is dangling */
-	MC_ERR_TZ,         /* unknown time zone */
-	MC_ERR_SIG,        /* signature does not verify */
-	MC_ERR_KEY,        /* unknown or malformed key */
-	MC_ERR_NODE,       /* document is addressed to another node */
-	MC_ERR_REPLAY,     /* version not newer than the one already applied */
-	MC_ERR_EXPIRED,    /* document is past its expiry */
-	MC_ERR_PURPOSE,    /* signed for another purpose (pointer vs alert) */
-	MC_ERR_HASH,       /* content does not match its sha256 */
-	MC_ERR_NOTFOUND,   /* a looked-up thing does not exist */
+	MC_ERR_NOMEM,     /* allocation failed */
+	MC_ERR_INVAL,     /* a caller passed an invalid argument */
+	MC_ERR_IO,        /* reading or writing a file failed (errno kept) */
+	MC_ERR_TOO_LARGE, /* input exceeds its documented size limit */
+	MC_ERR_PARSE,     /* input is not well-formed (JSON, RRULE, date) */
+	MC_ERR_UTF8,      /* text is not valid UTF-8 */
+	MC_ERR_MISSING,   /* a required field is absent */
+	MC_ERR_TYPE,      /* a field has the wrong JSON type */
+	MC_ERR_RANGE,     /* a value is outside its allowed range or set */
+	MC_ERR_REF,      /* a reference (content id, playlist id) is dangling */
+	MC_ERR_TZ,       /* unknown time zone */
+	MC_ERR_SIG,      /* signature does not verify */
+	MC_ERR_KEY,      /* unknown or malformed key */
+	MC_ERR_NODE,     /* document is addressed to another node */
+	MC_ERR_REPLAY,   /* version not newer than the one already applied */
+	MC_ERR_EXPIRED,  /* document is past its expiry */
+	MC_ERR_PURPOSE,  /* signed for another purpose (pointer vs alert) */
+	MC_ERR_HASH,     /* content does not match its sha256 */
+	MC_ERR_NOTFOUND, /* a looked-up thing does not exist */
 	MC_ERR_UNSUPPORTED /* a format version or feature this build lacks */
 };
 
@@ -41,8 +41,8 @@ enum mc_err {
 
 /* What went wrong with outside input, for logs and error replies. */
 struct mc_error {
-	enum mc_err code;                /* the class of failure */
-	char msg[MC_ERROR_MSG_MAX];      /* "entries[2].rrule: FREQ is missing" */
+	enum mc_err code;           /* the class of failure */
+	char msg[MC_ERROR_MSG_MAX]; /* "entries[2].rrule: FREQ is missing" */
 };
 
 /*
@@ -57,8 +57,8 @@ const char *mc_strerror(enum mc_err err);
  * "%s: required", path);`.
  */
 enum mc_err mc_error_set(struct mc_error *err, enum mc_err code,
-			 const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+                         const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Reset err to MC_OK and an empty message.  NULL is allowed. */
 void mc_error_clear(struct mc_error *err);

@@ -10,12 +10,7 @@
 #ifndef MINECAST_LOG_H
 #define MINECAST_LOG_H
 
-enum mc_log_level {
-	MC_LOG_ERROR = 0,
-	MC_LOG_WARN,
-	MC_LOG_INFO,
-	MC_LOG_DEBUG
-};
+enum mc_log_level { MC_LOG_ERROR = 0, MC_LOG_WARN, MC_LOG_INFO, MC_LOG_DEBUG };
 
 /* Lines above this level are dropped.  Default MC_LOG_INFO. */
 void mc_log_set_level(enum mc_log_level level);
@@ -25,7 +20,7 @@ int mc_log_level_parse(const char *name);
 
 /* Log one line for module (a short word: "sync", "mqtt", "sched"). */
 void mc_log(enum mc_log_level level, const char *module, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 
 #define mc_log_error(mod, ...) mc_log(MC_LOG_ERROR, mod, __VA_ARGS__)
 #define mc_log_warn(mod, ...)  mc_log(MC_LOG_WARN, mod, __VA_ARGS__)

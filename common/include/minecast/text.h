@@ -16,8 +16,8 @@
  * max is the largest accepted length in bytes (after normalisation).
  */
 enum mc_err mc_text_normalize(const char *in, size_t len, size_t max,
-			      const char *field, char **out,
-			      struct mc_error *err);
+                              const char *field, char **out,
+                              struct mc_error *err);
 
 /* True if s is 1..MC_ID_MAX bytes of [A-Za-z0-9._-]. */
 bool mc_id_valid(const char *s);

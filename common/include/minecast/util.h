@@ -11,7 +11,11 @@
 #include "minecast/error.h"
 
 /* Free a pointer and set it to NULL, so a second cleanup is harmless. */
-#define MC_FREE(p) do { free(p); (p) = NULL; } while (0)
+#define MC_FREE(p)                                                             \
+	do {                                                                   \
+		free(p);                                                       \
+		(p) = NULL;                                                    \
+	} while (0)
 
 #define MC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -26,17 +30,16 @@ int64_t mc_mono_ms(void);
  * NUL-terminated buffer the caller frees and *len its length without the
  * NUL.  A larger file fails with MC_ERR_TOO_LARGE and nothing allocated.
  */
-enum mc_err mc_read_file(const char *path, size_t max, char **out,
-			 size_t *len, struct mc_error *err);
+enum mc_err mc_read_file(const char *path, size_t max, char **out, size_t *len,
+                         struct mc_error *err);
 
 /*
  * Write data to path atomically: a temporary file beside it, fsync, rename,
  * fsync of the directory.  Readers see the old file or the new one, never a
  * half-written one.  mode is the permission of the new file (0644, 0600).
  */
-enum mc_err mc_write_file_atomic(const char *path, const void *data,
-				 size_t len, unsigned mode,
-				 struct mc_error *err);
+enum mc_err mc_write_file_atomic(const char *path, const void *data, size_t len,
+                                 unsigned mode, struct mc_error *err);
 
 /* strdup that returns NULL for NULL. */
 char *mc_strdup(const char *s);
