@@ -17,6 +17,7 @@
 
 #include "minecast/sign.h"
 #include "minecast/util.h"
+#include "sign_internal.h"
 
 #define PUBLIC_TAG "minecast-ed25519-public"
 #define SECRET_TAG "minecast-ed25519-secret"
@@ -181,7 +182,7 @@ out:
 	return rc;
 }
 
-static bool kid_syntax_ok(const char *kid)
+bool mc__kid_valid(const char *kid)
 {
 	if (strlen(kid) != MC_KID_SIZE - 1)
 		return false;
@@ -250,7 +251,7 @@ static enum mc_err each_line(const char *buf, size_t len, const char *name,
 			                  kl.tag);
 			goto out;
 		}
-		if (!kid_syntax_ok(kl.kid)) {
+		if (!mc__kid_valid(kl.kid)) {
 			rc = mc_error_set(
 			        err, MC_ERR_PARSE,
 			        "%s: kid must be 16 lower-case hex digits",

@@ -14,6 +14,7 @@
 #include "minecast/codec.h"
 #include "minecast/sign.h"
 #include "minecast/util.h"
+#include "sign_internal.h"
 
 /* Domain prefix of the signed bytes: a signature over anything else
  * (another protocol, another version) never verifies as ours. */
@@ -187,16 +188,6 @@ static const char *shown(const char *s)
 	return s;
 }
 
-static bool kid_syntax_ok(const char *kid)
-{
-	if (strlen(kid) != MC_KID_SIZE - 1)
-		return false;
-	for (const char *p = kid; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
 enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
                                size_t len, enum mc_purpose expect,
                                struct mc_signed *out, struct mc_error *err)
@@ -261,7 +252,7 @@ enum mc_err mc_envelope_verify(const struct mc_keyring *kr, const char *buf,
 		                  jbody ? "must be a string" : "missing");
 		goto out;
 	}
-	if (!kid_syntax_ok(kid)) {
+	if (!mc__kid_valid(kid)) {
 		rc = mc_error_set(err, MC_ERR_PARSE,
 		                  "kid: must be 16 lower-case hex digits");
 		goto out;

@@ -18,6 +18,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "mc_test.h"
 #include "minecast/codec.h"
 #include "minecast/model.h"
 
@@ -106,14 +107,6 @@ static const char manifest[] =
 
 /* ---- helpers ---- */
 
-static void expect_error(enum mc_err rc, const struct mc_error *e,
-                         enum mc_err code, const char *field, const char *what)
-{
-	if (rc != code || e->code != code || !strstr(e->msg, field))
-		fail_msg("%s: got %d (%d) \"%s\", expected %d naming \"%s\"",
-		         what, rc, e->code, e->msg, code, field);
-}
-
 static struct mc_manifest *parse_ok(const char *json, enum mc_doc_kind kind)
 {
 	struct mc_manifest *m = NULL;
@@ -123,43 +116,6 @@ static struct mc_manifest *parse_ok(const char *json, enum mc_doc_kind kind)
 	if (rc != MC_OK)
 		fail_msg("parse failed: %d %s", rc, e.msg);
 	return m;
-}
-
-/*
- * Set (or, with value NULL, delete) the member at a dotted path such as
- * "entries.0.targets.sites" in a copy of base, and return the new JSON
- * text (caller frees).
- */
-static char *patch(const char *base, const char *path, const char *value)
-{
-	json_t *root = json_loads(base, 0, NULL), *cur = root, *v = NULL;
-	char *copy = strdup(path), *save = NULL, *tok, *next;
-	char *out;
-
-	assert_non_null(root);
-	if (value) {
-		v = json_loads(value, JSON_DECODE_ANY, NULL);
-		if (!v)
-			fail_msg("bad test value %s", value);
-	}
-	tok = strtok_r(copy, ".", &save);
-	while ((next = strtok_r(NULL, ".", &save))) {
-		cur = json_is_array(cur) ? json_array_get(cur, atoi(tok))
-		                         : json_object_get(cur, tok);
-		if (!cur)
-			fail_msg("test path %s not in fixture", path);
-		tok = next;
-	}
-	if (json_is_array(cur))
-		json_array_set_new(cur, (size_t)atoi(tok), v);
-	else if (v)
-		json_object_set_new(cur, tok, v);
-	else
-		json_object_del(cur, tok);
-	out = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	free(copy);
-	return out;
 }
 
 /* One rejection: change path to value (NULL deletes), expect code/field. */
@@ -174,7 +130,7 @@ static void run_rejects(const char *base, enum mc_doc_kind kind,
                         const struct reject *cases, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		char *json = patch(base, cases[i].path, cases[i].value);
+		char *json = mc_test_patch(base, cases[i].path, cases[i].value);
 		struct mc_manifest *m = (struct mc_manifest *)1;
 		struct mc_error e = {0};
 		char what[200];
@@ -183,7 +139,8 @@ static void run_rejects(const char *base, enum mc_doc_kind kind,
 		snprintf(what, sizeof(what), "%s = %s", cases[i].path,
 		         cases[i].value ? cases[i].value : "(deleted)");
 		rc = mc_manifest_parse(json, strlen(json), kind, &m, &e);
-		expect_error(rc, &e, cases[i].code, cases[i].field, what);
+		mc_test_expect_error(rc, &e, cases[i].code, cases[i].field,
+		                     what);
 		assert_null(m);
 		free(json);
 	}
@@ -413,17 +370,18 @@ static void test_load_errors(void **state)
 	int fd;
 
 	(void)state;
-	expect_error(mc_manifest_load("/nonexistent/x.json", MC_DOC_CAMPAIGN,
-	                              &m, &e),
-	             &e, MC_ERR_IO, "/nonexistent/x.json", "missing file");
+	mc_test_expect_error(mc_manifest_load("/nonexistent/x.json",
+	                                      MC_DOC_CAMPAIGN, &m, &e),
+	                     &e, MC_ERR_IO, "/nonexistent/x.json",
+	                     "missing file");
 	fd = mkstemp(path);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	fputs(bad, f);
 	fclose(f);
 	/* The error names the file and the field. */
-	expect_error(mc_manifest_load(path, MC_DOC_CAMPAIGN, &m, &e), &e,
-	             MC_ERR_TYPE, "content", "bad file");
+	mc_test_expect_error(mc_manifest_load(path, MC_DOC_CAMPAIGN, &m, &e),
+	                     &e, MC_ERR_TYPE, "content", "bad file");
 	assert_non_null(strstr(e.msg, path));
 	assert_null(m);
 	remove(path);
@@ -447,16 +405,18 @@ static void test_reject_malformed_json(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++)
-		expect_error(mc_manifest_parse(bad[i], strlen(bad[i]),
-		                               MC_DOC_CAMPAIGN, &m, &e),
-		             &e, MC_ERR_PARSE, "line", bad[i]);
+		mc_test_expect_error(mc_manifest_parse(bad[i], strlen(bad[i]),
+		                                       MC_DOC_CAMPAIGN, &m, &e),
+		                     &e, MC_ERR_PARSE, "line", bad[i]);
 	/* A JSON value that is not an object. */
-	expect_error(mc_manifest_parse("[]", 2, MC_DOC_CAMPAIGN, &m, &e), &e,
-	             MC_ERR_TYPE, "campaign", "array root");
+	mc_test_expect_error(
+	        mc_manifest_parse("[]", 2, MC_DOC_CAMPAIGN, &m, &e), &e,
+	        MC_ERR_TYPE, "campaign", "array root");
 	/* Duplicate keys are refused, not silently merged. */
-	expect_error(mc_manifest_parse("{\"name\":\"a\",\"name\":\"b\"}", 25,
-	                               MC_DOC_CAMPAIGN, &m, &e),
-	             &e, MC_ERR_PARSE, "duplicate", "duplicate key");
+	mc_test_expect_error(
+	        mc_manifest_parse("{\"name\":\"a\",\"name\":\"b\"}", 25,
+	                          MC_DOC_CAMPAIGN, &m, &e),
+	        &e, MC_ERR_PARSE, "duplicate", "duplicate key");
 	assert_null(m);
 }
 
@@ -491,12 +451,14 @@ static void test_reject_oversize(void **state)
 	memset(big, ' ', len);
 	big[0] = '{';
 	big[len - 1] = '}';
-	expect_error(mc_manifest_parse(big, len, MC_DOC_MANIFEST, &m, &e), &e,
-	             MC_ERR_TOO_LARGE, "4194304", "oversize");
+	mc_test_expect_error(
+	        mc_manifest_parse(big, len, MC_DOC_MANIFEST, &m, &e), &e,
+	        MC_ERR_TOO_LARGE, "4194304", "oversize");
 	assert_non_null(strstr(e.msg, "manifest"));
 	/* Exactly at the limit is still parsed. */
-	expect_error(mc_manifest_parse(big, len - 1, MC_DOC_MANIFEST, &m, &e),
-	             &e, MC_ERR_PARSE, "line", "at the limit");
+	mc_test_expect_error(
+	        mc_manifest_parse(big, len - 1, MC_DOC_MANIFEST, &m, &e), &e,
+	        MC_ERR_PARSE, "line", "at the limit");
 	free(big);
 }
 
@@ -526,9 +488,10 @@ static void test_reject_invalid_utf8(void **state)
 	for (size_t i = 0; i < sizeof(seq) / sizeof(*seq); i++) {
 		char *json = campaign_named(seq[i]);
 
-		expect_error(mc_manifest_parse(json, strlen(json),
-		                               MC_DOC_CAMPAIGN, &m, &e),
-		             &e, MC_ERR_UTF8, "line 1", "invalid UTF-8");
+		mc_test_expect_error(mc_manifest_parse(json, strlen(json),
+		                                       MC_DOC_CAMPAIGN, &m, &e),
+		                     &e, MC_ERR_UTF8, "line 1",
+		                     "invalid UTF-8");
 		free(json);
 	}
 	/* A lone surrogate written as an escape is refused too. */
@@ -536,9 +499,10 @@ static void test_reject_invalid_utf8(void **state)
 		const char *json = "{\"format\":\"minecast-campaign/1\","
 		                   "\"name\":\"\\ud800\"}";
 
-		expect_error(mc_manifest_parse(json, strlen(json),
-		                               MC_DOC_CAMPAIGN, &m, &e),
-		             &e, MC_ERR_PARSE, "line 1", "escaped surrogate");
+		mc_test_expect_error(mc_manifest_parse(json, strlen(json),
+		                                       MC_DOC_CAMPAIGN, &m, &e),
+		                     &e, MC_ERR_PARSE, "line 1",
+		                     "escaped surrogate");
 	}
 }
 
@@ -743,7 +707,7 @@ static void test_reject_long_text(void **state)
 		memset(text + 1, 'a', 4000 + extra);
 		strcpy(text + 1 + 4000 + extra, "\"");
 		value = text;
-		json = patch(campaign, "content.4.text", value);
+		json = mc_test_patch(campaign, "content.4.text", value);
 		if (extra == 0) {
 			assert_int_equal(mc_manifest_parse(json, strlen(json),
 			                                   MC_DOC_CAMPAIGN, &m,
@@ -751,10 +715,11 @@ static void test_reject_long_text(void **state)
 			                 MC_OK);
 			mc_manifest_free(m);
 		} else {
-			expect_error(mc_manifest_parse(json, strlen(json),
-			                               MC_DOC_CAMPAIGN, &m, &e),
-			             &e, MC_ERR_TOO_LARGE, "content[4].text",
-			             "4001 bytes");
+			mc_test_expect_error(
+			        mc_manifest_parse(json, strlen(json),
+			                          MC_DOC_CAMPAIGN, &m, &e),
+			        &e, MC_ERR_TOO_LARGE, "content[4].text",
+			        "4001 bytes");
 		}
 		free(json);
 	}

@@ -17,6 +17,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "mc_test.h"
 #include "minecast/codec.h"
 #include "minecast/messages.h"
 #include "minecast/topics.h"
@@ -176,14 +177,6 @@ union any_msg {
 
 /* ---- helpers ---- */
 
-static void expect_error(enum mc_err rc, const struct mc_error *e,
-                         enum mc_err code, const char *field, const char *what)
-{
-	if (rc != code || e->code != code || !strstr(e->msg, field))
-		fail_msg("%s: got %d (%d) \"%s\", expected %d naming \"%s\"",
-		         what, rc, e->code, e->msg, code, field);
-}
-
 /*
  * True if the n bytes at p are all zero: a cleared struct.  Callers fill
  * the struct with garbage first (dirty), so that this proves the parser
@@ -197,39 +190,6 @@ static bool all_zero(const void *p, size_t n)
 		if (b[i])
 			return false;
 	return true;
-}
-
-/* As in test_codec_manifest.c: set or delete one member by dotted path. */
-static char *patch(const char *base, const char *path, const char *value)
-{
-	json_t *root = json_loads(base, 0, NULL), *cur = root, *v = NULL;
-	char *copy = strdup(path), *save = NULL, *tok, *next;
-	char *out;
-
-	assert_non_null(root);
-	if (value) {
-		v = json_loads(value, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-		if (!v)
-			fail_msg("bad test value %s", value);
-	}
-	tok = strtok_r(copy, ".", &save);
-	while ((next = strtok_r(NULL, ".", &save))) {
-		cur = json_is_array(cur) ? json_array_get(cur, atoi(tok))
-		                         : json_object_get(cur, tok);
-		if (!cur)
-			fail_msg("test path %s not in fixture", path);
-		tok = next;
-	}
-	if (json_is_array(cur))
-		json_array_set_new(cur, (size_t)atoi(tok), v);
-	else if (v)
-		json_object_set_new(cur, tok, v);
-	else
-		json_object_del(cur, tok);
-	out = json_dumps(root, JSON_COMPACT);
-	json_decref(root);
-	free(copy);
-	return out;
 }
 
 static void dirty(union any_msg *m)
@@ -416,27 +376,27 @@ static void test_version_rule(void **state)
 		char *json;
 
 		/* Missing v is version 1. */
-		json = patch(kinds[k].fixture, "v", NULL);
+		json = mc_test_patch(kinds[k].fixture, "v", NULL);
 		parse_ok(k, json, &m);
 		kinds[k].clear(&m);
 		free(json);
 
-		json = patch(kinds[k].fixture, "v", "2");
+		json = mc_test_patch(kinds[k].fixture, "v", "2");
 		dirty(&m);
-		expect_error(kinds[k].parse(json, strlen(json), &m, &e), &e,
-		             MC_ERR_UNSUPPORTED, "v: protocol version 2",
-		             kinds[k].name);
+		mc_test_expect_error(kinds[k].parse(json, strlen(json), &m, &e),
+		                     &e, MC_ERR_UNSUPPORTED,
+		                     "v: protocol version 2", kinds[k].name);
 		assert_true(all_zero(&m, kinds[k].size));
 		free(json);
 
-		json = patch(kinds[k].fixture, "v", "\"1\"");
-		expect_error(kinds[k].parse(json, strlen(json), &m, &e), &e,
-		             MC_ERR_TYPE, "v", kinds[k].name);
+		json = mc_test_patch(kinds[k].fixture, "v", "\"1\"");
+		mc_test_expect_error(kinds[k].parse(json, strlen(json), &m, &e),
+		                     &e, MC_ERR_TYPE, "v", kinds[k].name);
 		free(json);
 
-		json = patch(kinds[k].fixture, "v", "0");
-		expect_error(kinds[k].parse(json, strlen(json), &m, &e), &e,
-		             MC_ERR_RANGE, "v", kinds[k].name);
+		json = mc_test_patch(kinds[k].fixture, "v", "0");
+		mc_test_expect_error(kinds[k].parse(json, strlen(json), &m, &e),
+		                     &e, MC_ERR_RANGE, "v", kinds[k].name);
 		free(json);
 	}
 }
@@ -446,8 +406,8 @@ static void test_unknown_fields_ignored(void **state)
 	(void)state;
 	for (int k = 0; k < N_KINDS; k++) {
 		union any_msg m;
-		char *json = patch(kinds[k].fixture, "zz_added_later",
-		                   "{\"nested\":[1,2,{\"x\":null}]}");
+		char *json = mc_test_patch(kinds[k].fixture, "zz_added_later",
+		                           "{\"nested\":[1,2,{\"x\":null}]}");
 
 		parse_ok(k, json, &m);
 		kinds[k].clear(&m);
@@ -467,24 +427,25 @@ static void test_reject_input_all(void **state)
 		char *big;
 
 		/* Malformed and truncated. */
-		expect_error(kinds[k].parse("{\"v\":1,", 7, &m, &e), &e,
-		             MC_ERR_PARSE, "line 1", kinds[k].name);
+		mc_test_expect_error(kinds[k].parse("{\"v\":1,", 7, &m, &e), &e,
+		                     MC_ERR_PARSE, "line 1", kinds[k].name);
 		assert_non_null(strstr(e.msg, kinds[k].name));
-		expect_error(kinds[k].parse(fx, strlen(fx) / 2, &m, &e), &e,
-		             MC_ERR_PARSE, "line 1", kinds[k].name);
-		expect_error(kinds[k].parse(fx, strlen(fx) - 1, &m, &e), &e,
-		             MC_ERR_PARSE, "line 1", kinds[k].name);
+		mc_test_expect_error(kinds[k].parse(fx, strlen(fx) / 2, &m, &e),
+		                     &e, MC_ERR_PARSE, "line 1", kinds[k].name);
+		mc_test_expect_error(kinds[k].parse(fx, strlen(fx) - 1, &m, &e),
+		                     &e, MC_ERR_PARSE, "line 1", kinds[k].name);
 		dirty(&m);
-		expect_error(kinds[k].parse("[1]", 3, &m, &e), &e, MC_ERR_TYPE,
-		             kinds[k].name, kinds[k].name);
+		mc_test_expect_error(kinds[k].parse("[1]", 3, &m, &e), &e,
+		                     MC_ERR_TYPE, kinds[k].name, kinds[k].name);
 		assert_true(all_zero(&m, kinds[k].size));
 
 		/* One byte over the limit is refused before parsing. */
 		big = malloc(kinds[k].max + 1);
 		memset(big, ' ', kinds[k].max + 1);
 		memcpy(big, fx, strlen(fx));
-		expect_error(kinds[k].parse(big, kinds[k].max + 1, &m, &e), &e,
-		             MC_ERR_TOO_LARGE, "limit", kinds[k].name);
+		mc_test_expect_error(
+		        kinds[k].parse(big, kinds[k].max + 1, &m, &e), &e,
+		        MC_ERR_TOO_LARGE, "limit", kinds[k].name);
 		/* At the limit exactly, trailing white space is fine. */
 		assert_int_equal(kinds[k].parse(big, kinds[k].max, &m, &e),
 		                 MC_OK);
@@ -507,8 +468,9 @@ static void test_reject_invalid_utf8_all(void **state)
 
 			snprintf(json, sizeof(json), "{\"node\":\"pi%s\"}",
 			         seq[i]);
-			expect_error(kinds[k].parse(json, strlen(json), &m, &e),
-			             &e, MC_ERR_UTF8, "line 1", kinds[k].name);
+			mc_test_expect_error(
+			        kinds[k].parse(json, strlen(json), &m, &e), &e,
+			        MC_ERR_UTF8, "line 1", kinds[k].name);
 		}
 }
 
@@ -662,7 +624,8 @@ static void test_reject_fields(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(rejects) / sizeof(*rejects); i++) {
 		const struct reject *r = &rejects[i];
-		char *json = patch(kinds[r->kind].fixture, r->path, r->value);
+		char *json = mc_test_patch(kinds[r->kind].fixture, r->path,
+		                           r->value);
 		struct mc_error e = {0};
 		union any_msg m;
 		char what[160];
@@ -670,8 +633,9 @@ static void test_reject_fields(void **state)
 		snprintf(what, sizeof(what), "%s %s = %s", kinds[r->kind].name,
 		         r->path, r->value ? r->value : "(deleted)");
 		dirty(&m);
-		expect_error(kinds[r->kind].parse(json, strlen(json), &m, &e),
-		             &e, r->code, r->field, what);
+		mc_test_expect_error(
+		        kinds[r->kind].parse(json, strlen(json), &m, &e), &e,
+		        r->code, r->field, what);
 		/* A failed parse leaves nothing to free. */
 		assert_true(all_zero(&m, kinds[r->kind].size));
 		free(json);
@@ -687,8 +651,8 @@ static void test_screen_power_needs_argument(void **state)
 	struct mc_error e = {0};
 
 	(void)state;
-	expect_error(mc_command_parse(json, strlen(json), &c, &e), &e,
-	             MC_ERR_MISSING, "power_on", "screen_power");
+	mc_test_expect_error(mc_command_parse(json, strlen(json), &c, &e), &e,
+	                     MC_ERR_MISSING, "power_on", "screen_power");
 }
 
 static void test_pop_batch_limit(void **state)
@@ -714,8 +678,8 @@ static void test_pop_batch_limit(void **state)
 	free(json);
 	json_array_append(recs, rec);
 	json = json_dumps(root, JSON_COMPACT);
-	expect_error(mc_pop_batch_parse(json, strlen(json), &b, &e), &e,
-	             MC_ERR_TOO_LARGE, "records", "1001 records");
+	mc_test_expect_error(mc_pop_batch_parse(json, strlen(json), &b, &e), &e,
+	                     MC_ERR_TOO_LARGE, "records", "1001 records");
 	free(json);
 	json_decref(rec);
 	json_decref(root);
