@@ -517,7 +517,8 @@ static int cmd_preview(int argc, char **argv)
 		/* A compiled manifest previews the same way. */
 		if (mc_manifest_load(file, MC_DOC_MANIFEST, &m, &err2) !=
 		    MC_OK) {
-			fprintf(stderr, "minecastctl: %s: %s\n", file, err.msg);
+			/* mc_manifest_load's message names the file. */
+			fprintf(stderr, "minecastctl: %s\n", err.msg);
 			goto fail;
 		}
 	}
