@@ -80,15 +80,20 @@ static int days_in_month(int y, int m)
 	return m == 2 && leap(y) ? 29 : days[m - 1];
 }
 
+/* Years the schedule engine handles (docs/schedule.md §1). */
+#define DATE_YEAR_MIN 1900
+#define DATE_YEAR_MAX 2199
+
 static bool date_ok(int y, int mo, int d)
 {
-	return y >= 1 && mo >= 1 && mo <= 12 && d >= 1 &&
-	       d <= days_in_month(y, mo);
+	return y >= DATE_YEAR_MIN && y <= DATE_YEAR_MAX && mo >= 1 &&
+	       mo <= 12 && d >= 1 && d <= days_in_month(y, mo);
 }
 
 static bool time_ok(int h, int mi, int s)
 {
-	return h <= 23 && mi <= 59 && s <= 60;
+	/* No leap second: libical, like POSIX time, has none. */
+	return h <= 23 && mi <= 59 && s <= 59;
 }
 
 /*

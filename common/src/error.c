@@ -1,6 +1,9 @@
 /* minecast — error names and the struct mc_error helpers. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
+
+#include <utf8proc.h>
 
 #include "minecast/error.h"
 
@@ -32,6 +35,33 @@ const char *mc_strerror(enum mc_err err)
 	return "unknown error";
 }
 
+/*
+ * Drop the bytes of any invalid or cut UTF-8 sequence from s, in place.
+ * Messages quote outside text with byte limits ("%.40s"), which may cut a
+ * Vietnamese letter in half; a message must still be valid UTF-8 when it
+ * goes into a log line or a JSON error reply.
+ */
+static void utf8_repair(char *s)
+{
+	size_t len = strlen(s), in = 0, out = 0;
+
+	while (in < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n =
+		        utf8proc_iterate((const utf8proc_uint8_t *)s + in,
+		                         (utf8proc_ssize_t)(len - in), &cp);
+
+		if (n < 1) {
+			in++;
+			continue;
+		}
+		memmove(s + out, s + in, (size_t)n);
+		in += (size_t)n;
+		out += (size_t)n;
+	}
+	s[out] = '\0';
+}
+
 enum mc_err mc_error_set(struct mc_error *err, enum mc_err code,
                          const char *fmt, ...)
 {
@@ -43,6 +73,7 @@ enum mc_err mc_error_set(struct mc_error *err, enum mc_err code,
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	utf8_repair(err->msg);
 	return code;
 }
 

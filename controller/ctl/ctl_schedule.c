@@ -517,8 +517,12 @@ static int cmd_preview(int argc, char **argv)
 		/* A compiled manifest previews the same way. */
 		if (mc_manifest_load(file, MC_DOC_MANIFEST, &m, &err2) !=
 		    MC_OK) {
-			/* mc_manifest_load's message names the file. */
-			fprintf(stderr, "minecastctl: %s\n", err.msg);
+			/* mc_manifest_load's message names the file.  When
+			 * the file says it is a manifest, its own errors are
+			 * the ones to show. */
+			fprintf(stderr, "minecastctl: %s\n",
+			        strstr(err.msg, ": format: ") ? err2.msg
+			                                      : err.msg);
 			goto fail;
 		}
 	}

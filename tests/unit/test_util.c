@@ -32,6 +32,12 @@ static void test_error_set_names_field(void **state)
 	assert_string_equal(mc_strerror(MC_ERR_SIG),
 	                    "signature does not verify");
 	assert_string_equal(mc_strerror((enum mc_err)999), "unknown error");
+
+	/* A byte limit that cuts "ệ" (3 bytes) leaves no broken sequence. */
+	mc_error_set(&err, MC_ERR_RANGE, "id: \"%.3s\" is bad", "aệb");
+	assert_string_equal(err.msg, "id: \"a\" is bad");
+	mc_error_set(&err, MC_ERR_RANGE, "id: \"%.4s\"", "aệ");
+	assert_string_equal(err.msg, "id: \"aệ\"");
 }
 
 static void test_atomic_write_then_read(void **state)
