@@ -422,6 +422,9 @@ enum mc_err mc_sched_now(const struct mc_sched *s, const struct mc_who *who,
 				continue;
 			}
 			seg = min64(seg, min64(ns, oe));
+			if (opts && opts->skip &&
+			    opts->skip(e, os, opts->skip_ud))
+				continue; /* already played (a clock step) */
 		}
 		k->idx = i;
 		k->s = os;

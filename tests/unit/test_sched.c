@@ -719,6 +719,40 @@ static void r5_once_plays_once(void **state)
 	fx_free(&f);
 }
 
+/* The 06:00 occurrence of today, as a node that already played it. */
+static bool played_0600(const struct mc_entry *e, int64_t occ, void *ud)
+{
+	return strcmp(e->id, "bt") == 0 && occ == *(const int64_t *)ud;
+}
+
+static void r5_played_occurrence_is_skipped(void **state)
+{
+	struct fx f;
+	struct mc_now n;
+	int64_t at = utc(2023, 11, 11, 23, 0, 0); /* 06:00 local */
+	struct mc_sched_opts o = {
+	        .clock_synced = true, .skip = played_0600, .skip_ud = &at};
+
+	(void)state;
+	load_ok(&f, DOC("{'id':'bt','playlist':'ps','channel':'speaker',"
+	                "'mode':'once','dtstart':'20231112T060000',"
+	                "'rrule':'FREQ=DAILY'}",
+	                "'speaker':'sp-fb'"));
+	/* After a clock step back into the window: not played again. */
+	assert_int_equal(
+	        mc_sched_now(f.s, NULL, MC_CH_SPEAKER, at + 2 * S, &o, &n),
+	        MC_OK);
+	assert_int_equal(n.kind, MC_NOW_FALLBACK);
+	mc_now_clear(&n);
+	/* The next day's occurrence is another one and plays. */
+	assert_int_equal(
+	        mc_sched_now(f.s, NULL, MC_CH_SPEAKER, at + DAY, &o, &n),
+	        MC_OK);
+	assert_string_equal(now_id(&n), "sp1");
+	mc_now_clear(&n);
+	fx_free(&f);
+}
+
 /* ---- rule 6: readiness ---- */
 
 static bool not_a2(const struct mc_content *c, void *ud)
@@ -959,6 +993,7 @@ int main(void)
 	        cmocka_unit_test(r5_loop_is_clocked_like_a_broadcast),
 	        cmocka_unit_test(r5_standing_anchored_at_epoch),
 	        cmocka_unit_test(r5_once_plays_once),
+	        cmocka_unit_test(r5_played_occurrence_is_skipped),
 	        cmocka_unit_test(r6_unready_items_are_skipped),
 	        cmocka_unit_test(r6_entry_without_ready_items_is_no_candidate),
 	        cmocka_unit_test(r7_fallback_and_reasons),

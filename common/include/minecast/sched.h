@@ -50,6 +50,15 @@ struct mc_sched_opts {
 	 */
 	bool (*ready)(const struct mc_content *content, void *ud);
 	void *ready_ud; /* passed to ready */
+	/*
+	 * Has the caller already played this occurrence of a dated entry and
+	 * must not play it again?  A node uses it so that an at-time item is
+	 * not played twice when the clock steps back over it.  The
+	 * occurrence is then not a candidate.  NULL means never.
+	 */
+	bool (*skip)(const struct mc_entry *entry, int64_t occ_start_ms,
+	             void *ud);
+	void *skip_ud; /* passed to skip */
 };
 
 /* What a channel does at an instant. */
