@@ -14,26 +14,26 @@
 #include "minecast/error.h"
 
 enum mc_event_type {
-	MC_EV_LINK_UP,       /* connected (and subscribed) to a broker */
-	MC_EV_LINK_DOWN,     /* lost the broker; text = reason */
-	MC_EV_MESSAGE,       /* topic + payload received */
-	MC_EV_FETCH_DONE,    /* a download finished: sha256 + rc + text */
-	MC_EV_UPLOAD_DONE,   /* an upload finished: tag + rc + text */
-	MC_EV_HOOK_DONE      /* a hook finished: tag + rc + text */
+	MC_EV_LINK_UP,     /* connected (and subscribed) to a broker */
+	MC_EV_LINK_DOWN,   /* lost the broker; text = reason */
+	MC_EV_MESSAGE,     /* topic + payload received */
+	MC_EV_FETCH_DONE,  /* a download finished: sha256 + rc + text */
+	MC_EV_UPLOAD_DONE, /* an upload finished: tag + rc + text */
+	MC_EV_HOOK_DONE    /* a hook finished: tag + rc + text */
 };
 
 /* One event.  Strings and payload are owned by the event. */
 struct mc_event {
 	enum mc_event_type type;
-	char *topic;            /* MC_EV_MESSAGE: full topic */
-	char *payload;          /* MC_EV_MESSAGE: bytes, NUL-terminated */
-	size_t len;             /* payload length without the NUL */
-	char sha256[65];        /* MC_EV_FETCH_DONE: what was fetched */
-	char *tag;              /* UPLOAD/HOOK_DONE: the caller's tag
-				 * (a command correlation id) */
-	enum mc_err rc;         /* FETCH/UPLOAD/HOOK_DONE: outcome */
-	char *text;             /* human-readable detail or error */
-	struct mc_event *next;  /* queue link */
+	char *topic;           /* MC_EV_MESSAGE: full topic */
+	char *payload;         /* MC_EV_MESSAGE: bytes, NUL-terminated */
+	size_t len;            /* payload length without the NUL */
+	char sha256[65];       /* MC_EV_FETCH_DONE: what was fetched */
+	char *tag;             /* UPLOAD/HOOK_DONE: the caller's tag
+	                        * (a command correlation id) */
+	enum mc_err rc;        /* FETCH/UPLOAD/HOOK_DONE: outcome */
+	char *text;            /* human-readable detail or error */
+	struct mc_event *next; /* queue link */
 };
 
 struct mc_evq;

@@ -17,9 +17,9 @@
 
 /* Where to read from. */
 struct mc_health_src {
-	const char *proc_root;  /* "/proc" */
-	const char *sys_root;   /* "/sys" */
-	const char *disk_path;  /* filesystem to report, e.g. the cache dir */
+	const char *proc_root; /* "/proc" */
+	const char *sys_root;  /* "/sys" */
+	const char *disk_path; /* filesystem to report, e.g. the cache dir */
 };
 
 /*

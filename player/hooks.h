@@ -18,7 +18,7 @@
  * rc MC_OK when the command exited 0; otherwise MC_ERR_IO with text
  * holding the exit status and the last line of its output.
  */
-void mc_hook_run(struct mc_evq *q, const char *cmdline,
-		 const char *const *args, int timeout_s, const char *tag);
+void mc_hook_run(struct mc_evq *q, const char *cmdline, const char *const *args,
+                 int timeout_s, const char *tag);
 
 #endif

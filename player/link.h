@@ -28,8 +28,8 @@ struct mc_link;
  * error: the thread keeps trying).
  */
 struct mc_link *mc_link_start(const struct mc_player_config *cfg,
-			      struct mc_evq *q, const char *online_json,
-			      const char *offline_json, struct mc_error *err);
+                              struct mc_evq *q, const char *online_json,
+                              const char *offline_json, struct mc_error *err);
 
 /*
  * Replace the birth and will payloads (copied), e.g. when the applied
@@ -37,7 +37,7 @@ struct mc_link *mc_link_start(const struct mc_player_config *cfg,
  * state now is the caller's job (mc_link_publish on "state").
  */
 void mc_link_set_state(struct mc_link *l, const char *online_json,
-		       const char *offline_json);
+                       const char *offline_json);
 
 /*
  * Publish on minecast/v1/node/<this node>/<suffix> (thread-safe).
@@ -45,8 +45,8 @@ void mc_link_set_state(struct mc_link *l, const char *online_json,
  * must not lose data keep it, like the proof-of-play outbox).
  */
 enum mc_err mc_link_publish(struct mc_link *l, const char *suffix,
-			    const void *payload, size_t len, int qos,
-			    bool retain);
+                            const void *payload, size_t len, int qos,
+                            bool retain);
 
 bool mc_link_connected(const struct mc_link *l);
 

@@ -26,29 +26,28 @@ struct mc_outbox;
  * summarising.
  */
 struct mc_outbox *mc_outbox_open(const char *path, const char *node,
-				 int64_t boot, int64_t max,
-				 struct mc_error *err);
+                                 int64_t boot, int64_t max,
+                                 struct mc_error *err);
 void mc_outbox_close(struct mc_outbox *ob);
 
 /*
  * Close every record left open (by a crash or power loss) as interrupted,
  * ending at end_ms.  Returns how many through *n.
  */
-enum mc_err mc_outbox_recover(struct mc_outbox *ob, int64_t end_ms,
-			      int64_t *n, struct mc_error *err);
+enum mc_err mc_outbox_recover(struct mc_outbox *ob, int64_t end_ms, int64_t *n,
+                              struct mc_error *err);
 
 /*
  * Record that an item started; rec->id is ignored and the new id is
  * written to id_out (at least 96 bytes).
  */
 enum mc_err mc_outbox_start(struct mc_outbox *ob,
-			    const struct mc_pop_record *rec, char *id_out,
-			    size_t id_len, struct mc_error *err);
+                            const struct mc_pop_record *rec, char *id_out,
+                            size_t id_len, struct mc_error *err);
 
 /* Record that the item with id ended. */
-enum mc_err mc_outbox_end(struct mc_outbox *ob, const char *id,
-			  int64_t end_ms, bool completed,
-			  struct mc_error *err);
+enum mc_err mc_outbox_end(struct mc_outbox *ob, const char *id, int64_t end_ms,
+                          bool completed, struct mc_error *err);
 
 /*
  * Fill out with up to max closed records that were never sent or were
@@ -56,14 +55,13 @@ enum mc_err mc_outbox_end(struct mc_outbox *ob, const char *id,
  * give the batch a fresh id.  An empty batch (n_records 0) means nothing
  * to send.  out is cleared first; free with mc_pop_batch_clear().
  */
-enum mc_err mc_outbox_next_batch(struct mc_outbox *ob, int max,
-				 int64_t now_ms, int64_t resend_ms,
-				 struct mc_pop_batch *out,
-				 struct mc_error *err);
+enum mc_err mc_outbox_next_batch(struct mc_outbox *ob, int max, int64_t now_ms,
+                                 int64_t resend_ms, struct mc_pop_batch *out,
+                                 struct mc_error *err);
 
 /* Delete the acknowledged ids; unknown ids are ignored. *n = deleted. */
 enum mc_err mc_outbox_ack(struct mc_outbox *ob, const struct mc_pop_ack *ack,
-			  int64_t *n, struct mc_error *err);
+                          int64_t *n, struct mc_error *err);
 
 /* Records waiting (open or closed). */
 int64_t mc_outbox_pending(struct mc_outbox *ob);

@@ -12,7 +12,7 @@
 
 #include "state.h"
 
-#define STATE_FILE "state.json"
+#define STATE_FILE      "state.json"
 #define STATE_MAX_BYTES (256 * 1024)
 
 static void ref_clear(struct mc_manifest_ref *r)
@@ -22,8 +22,8 @@ static void ref_clear(struct mc_manifest_ref *r)
 }
 
 enum mc_err mc_manifest_ref_set(struct mc_manifest_ref *r, int64_t version,
-				const char *sha256, int64_t size,
-				const char *url)
+                                const char *sha256, int64_t size,
+                                const char *url)
 {
 	char *u = NULL;
 
@@ -57,8 +57,8 @@ void mc_state_free(struct mc_player_state *st)
 static json_t *ref_dump(const struct mc_manifest_ref *r)
 {
 	return json_pack("{sI ss sI s?}", "version", (json_int_t)r->version,
-			 "sha256", r->sha256, "size", (json_int_t)r->size,
-			 "url", r->url);
+	                 "sha256", r->sha256, "size", (json_int_t)r->size,
+	                 "url", r->url);
 }
 
 static void ref_load(json_t *j, struct mc_manifest_ref *r)
@@ -68,14 +68,15 @@ static void ref_load(json_t *j, struct mc_manifest_ref *r)
 
 	if (!json_is_string(sha) || json_string_length(sha) != 64)
 		return;
-	mc_manifest_ref_set(r, json_integer_value(json_object_get(j, "version")),
-			    json_string_value(sha),
-			    json_integer_value(json_object_get(j, "size")),
-			    json_is_string(url) ? json_string_value(url) : NULL);
+	mc_manifest_ref_set(
+	        r, json_integer_value(json_object_get(j, "version")),
+	        json_string_value(sha),
+	        json_integer_value(json_object_get(j, "size")),
+	        json_is_string(url) ? json_string_value(url) : NULL);
 }
 
 enum mc_err mc_state_save(const char *dir, const struct mc_player_state *st,
-			  struct mc_error *err)
+                          struct mc_error *err)
 {
 	json_t *root, *fired, *alerts;
 	char *text = NULL, *path = NULL;
@@ -83,24 +84,23 @@ enum mc_err mc_state_save(const char *dir, const struct mc_player_state *st,
 
 	fired = json_array();
 	alerts = json_object();
-	root = json_pack("{sI sI so so si so so}", "boot",
-			 (json_int_t)st->boot, "accepted_version",
-			 (json_int_t)st->accepted_version, "applied",
-			 ref_dump(&st->applied), "pending",
-			 ref_dump(&st->pending), "volume", st->volume, "fired",
-			 fired, "alerts", alerts);
+	root = json_pack("{sI sI so so si so so}", "boot", (json_int_t)st->boot,
+	                 "accepted_version", (json_int_t)st->accepted_version,
+	                 "applied", ref_dump(&st->applied), "pending",
+	                 ref_dump(&st->pending), "volume", st->volume, "fired",
+	                 fired, "alerts", alerts);
 	if (!root) {
 		mc_error_set(err, rc, "state: out of memory");
 		return rc;
 	}
 	for (size_t i = 0; i < st->n_fired; i++)
-		json_array_append_new(fired,
-				      json_pack("{ss sI}", "entry",
-						st->fired[i].entry, "at",
-						(json_int_t)st->fired[i].occ_ms));
+		json_array_append_new(
+		        fired,
+		        json_pack("{ss sI}", "entry", st->fired[i].entry, "at",
+		                  (json_int_t)st->fired[i].occ_ms));
 	for (size_t i = 0; i < st->n_alerts; i++)
 		json_object_set_new(alerts, st->alerts[i].id,
-				    json_integer(st->alerts[i].seq));
+		                    json_integer(st->alerts[i].seq));
 	text = json_dumps(root, JSON_INDENT(1) | JSON_SORT_KEYS);
 	path = mc_printf("%s/%s", dir, STATE_FILE);
 	if (text && path)
@@ -127,7 +127,7 @@ static enum mc_err state_from_json(json_t *root, struct mc_player_state *st)
 		return MC_ERR_PARSE;
 	st->boot = json_integer_value(json_object_get(root, "boot"));
 	st->accepted_version =
-		json_integer_value(json_object_get(root, "accepted_version"));
+	        json_integer_value(json_object_get(root, "accepted_version"));
 	v = json_object_get(root, "volume");
 	st->volume = json_is_integer(v) ? (int)json_integer_value(v) : -1;
 	ref_load(json_object_get(root, "applied"), &st->applied);
@@ -149,7 +149,7 @@ static enum mc_err state_from_json(json_t *root, struct mc_player_state *st)
 }
 
 enum mc_err mc_state_load(const char *dir, struct mc_player_state *st,
-			  struct mc_error *err)
+                          struct mc_error *err)
 {
 	char *path = mc_printf("%s/%s", dir, STATE_FILE);
 	char *text = NULL;
@@ -178,9 +178,9 @@ enum mc_err mc_state_load(const char *dir, struct mc_player_state *st,
 		if (bad)
 			rename(path, bad);
 		rc = mc_error_set(err, MC_ERR_PARSE,
-				  "%s: unreadable (%s); kept as %s.corrupt, "
-				  "starting with a fresh state",
-				  path, root ? "bad fields" : jerr.text, path);
+		                  "%s: unreadable (%s); kept as %s.corrupt, "
+		                  "starting with a fresh state",
+		                  path, root ? "bad fields" : jerr.text, path);
 		free(bad);
 	}
 out:
@@ -191,7 +191,7 @@ out:
 }
 
 bool mc_state_fired(const struct mc_player_state *st, const char *entry,
-		    int64_t occ_ms)
+                    int64_t occ_ms)
 {
 	for (size_t i = 0; i < st->n_fired; i++)
 		if (st->fired[i].occ_ms == occ_ms &&
@@ -201,7 +201,7 @@ bool mc_state_fired(const struct mc_player_state *st, const char *entry,
 }
 
 enum mc_err mc_state_add_fired(struct mc_player_state *st, const char *entry,
-			       int64_t occ_ms, int64_t now_ms)
+                               int64_t occ_ms, int64_t now_ms)
 {
 	struct mc_fired *grown;
 	size_t keep = 0;
@@ -238,7 +238,7 @@ int64_t mc_state_alert_seq(const struct mc_player_state *st, const char *id)
 }
 
 enum mc_err mc_state_set_alert_seq(struct mc_player_state *st, const char *id,
-				   int64_t seq)
+                                   int64_t seq)
 {
 	struct mc_alert_seen *grown;
 
@@ -251,7 +251,7 @@ enum mc_err mc_state_set_alert_seq(struct mc_player_state *st, const char *id,
 		/* Forget the oldest id: alerts expire within hours. */
 		free(st->alerts[0].id);
 		memmove(st->alerts, st->alerts + 1,
-			(st->n_alerts - 1) * sizeof(*st->alerts));
+		        (st->n_alerts - 1) * sizeof(*st->alerts));
 		st->n_alerts--;
 	}
 	grown = realloc(st->alerts, (st->n_alerts + 1) * sizeof(*grown));

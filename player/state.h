@@ -25,8 +25,8 @@
 
 /* One at-time occurrence already played. */
 struct mc_fired {
-	char *entry;      /* entry id */
-	int64_t occ_ms;   /* occurrence start */
+	char *entry;    /* entry id */
+	int64_t occ_ms; /* occurrence start */
 };
 
 /* The last seq seen of one alert id. */
@@ -37,19 +37,19 @@ struct mc_alert_seen {
 
 /* A manifest the node knows by pointer. */
 struct mc_manifest_ref {
-	int64_t version;  /* pointer version; 0 = none */
-	char sha256[65];  /* "" = none */
+	int64_t version; /* pointer version; 0 = none */
+	char sha256[65]; /* "" = none */
 	int64_t size;
-	char *url;        /* where to fetch it; may be NULL once cached */
+	char *url; /* where to fetch it; may be NULL once cached */
 };
 
 struct mc_player_state {
-	int64_t boot;                    /* starts so far, this one included */
-	int64_t accepted_version;        /* highest verified pointer version */
-	struct mc_manifest_ref applied;  /* last-known-good, playing */
-	struct mc_manifest_ref pending;  /* accepted, still syncing */
-	int volume;                      /* percent; -1 = config default */
-	struct mc_fired *fired;          /* at-time items played */
+	int64_t boot;                   /* starts so far, this one included */
+	int64_t accepted_version;       /* highest verified pointer version */
+	struct mc_manifest_ref applied; /* last-known-good, playing */
+	struct mc_manifest_ref pending; /* accepted, still syncing */
+	int volume;                     /* percent; -1 = config default */
+	struct mc_fired *fired;         /* at-time items played */
 	size_t n_fired;
 	struct mc_alert_seen *alerts;
 	size_t n_alerts;
@@ -62,30 +62,30 @@ struct mc_player_state {
  * it: the node then accepts any validly signed pointer once.
  */
 enum mc_err mc_state_load(const char *dir, struct mc_player_state *st,
-			  struct mc_error *err);
+                          struct mc_error *err);
 
 /* Write st to dir/state.json atomically. */
 enum mc_err mc_state_save(const char *dir, const struct mc_player_state *st,
-			  struct mc_error *err);
+                          struct mc_error *err);
 
 void mc_state_free(struct mc_player_state *st);
 
 /* Was this at-time occurrence played? */
 bool mc_state_fired(const struct mc_player_state *st, const char *entry,
-		    int64_t occ_ms);
+                    int64_t occ_ms);
 
 /* Remember it; forget those older than MC_STATE_FIRED_KEEP_MS. */
 enum mc_err mc_state_add_fired(struct mc_player_state *st, const char *entry,
-			       int64_t occ_ms, int64_t now_ms);
+                               int64_t occ_ms, int64_t now_ms);
 
 /* Last seq seen for alert id, or INT64_MIN. */
 int64_t mc_state_alert_seq(const struct mc_player_state *st, const char *id);
 enum mc_err mc_state_set_alert_seq(struct mc_player_state *st, const char *id,
-				   int64_t seq);
+                                   int64_t seq);
 
 /* Set or clear (sha256 NULL) a manifest reference. */
 enum mc_err mc_manifest_ref_set(struct mc_manifest_ref *r, int64_t version,
-				const char *sha256, int64_t size,
-				const char *url);
+                                const char *sha256, int64_t size,
+                                const char *url);
 
 #endif

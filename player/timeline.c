@@ -18,9 +18,9 @@ struct late {
 	bool on;
 	const struct mc_manifest *m; /* whose entry (applied or pending) */
 	const struct mc_sched *s;
-	size_t entry;                /* index into m->entries */
-	int64_t occ_ms;              /* the occurrence it stands for */
-	int64_t base_ms;             /* when the late play began */
+	size_t entry;    /* index into m->entries */
+	int64_t occ_ms;  /* the occurrence it stands for */
+	int64_t base_ms; /* when the late play began */
 };
 
 /* What one channel plays now. */
@@ -45,25 +45,25 @@ struct mc_timeline {
 	struct mc_manifest *pending_m; /* syncing; takes effect item by item */
 	struct mc_sched *pending_s;
 	struct chan ch[MC_CH_COUNT];
-	struct mc_who who;             /* this node, for targets */
-	int64_t last_wall;             /* previous tick's wall clock, 0 = none */
-	int64_t last_mono;             /* and its monotonic clock */
+	struct mc_who who; /* this node, for targets */
+	int64_t last_wall; /* previous tick's wall clock, 0 = none */
+	int64_t last_mono; /* and its monotonic clock */
 };
 
 /* What a channel should play, as decided by one evaluation. */
 struct want {
 	enum mc_now_kind kind;
-	const struct mc_manifest *m;   /* where entry and content live */
+	const struct mc_manifest *m; /* where entry and content live */
 	const struct mc_sched *s;
-	const struct mc_entry *entry;  /* NULL for fallback and idle */
+	const struct mc_entry *entry; /* NULL for fallback and idle */
 	size_t entry_index;
 	const struct mc_content *content;
 	const struct mc_item *item;
 	int64_t item_start, item_end, occ_start;
 	int64_t next_change;
-	char *text;                    /* owned */
+	char *text; /* owned */
 	const char *reason;
-	bool late;                     /* from a late at-time play */
+	bool late; /* from a late at-time play */
 };
 
 /* ---- readiness: an item plays only when its files are verified ---- */
@@ -125,7 +125,7 @@ static void want_clear(struct want *w)
 }
 
 static void want_from_now(struct want *w, const struct mc_manifest *m,
-			  const struct mc_sched *s, struct mc_now *n)
+                          const struct mc_sched *s, struct mc_now *n)
 {
 	w->kind = n->kind;
 	w->m = m;
@@ -140,32 +140,33 @@ static void want_from_now(struct want *w, const struct mc_manifest *m,
 	w->next_change = n->next_change_ms;
 	w->text = n->text;
 	n->text = NULL;
-	w->reason = n->kind == MC_NOW_SCHEDULED ? "scheduled"
-		    : n->reason == MC_REASON_CLOCK ? "clock"
-		    : n->kind == MC_NOW_FALLBACK   ? "fallback"
-						   : "idle";
+	w->reason = n->kind == MC_NOW_SCHEDULED    ? "scheduled"
+	            : n->reason == MC_REASON_CLOCK ? "clock"
+	            : n->kind == MC_NOW_FALLBACK   ? "fallback"
+	                                           : "idle";
 }
 
 static bool eval_one(struct mc_timeline *tl, const struct mc_manifest *m,
-		     const struct mc_sched *s, enum mc_channel ch,
-		     int64_t now, bool synced, struct mc_now *n)
+                     const struct mc_sched *s, enum mc_channel ch, int64_t now,
+                     bool synced, struct mc_now *n)
 {
-	struct ready_ud r = { m, tl->d.cache };
-	struct skip_ud k = { tl, ch };
+	struct ready_ud r = {m, tl->d.cache};
+	struct skip_ud k = {tl, ch};
 	struct mc_sched_opts o = {
-		.clock_synced = synced,
-		.ready = content_ready,
-		.ready_ud = &r,
-		.skip = skip_fired,
-		.skip_ud = &k,
+	        .clock_synced = synced,
+	        .ready = content_ready,
+	        .ready_ud = &r,
+	        .skip = skip_fired,
+	        .skip_ud = &k,
 	};
 
 	memset(n, 0, sizeof(*n));
 	if (!m || !s)
 		return false;
 	if (mc_sched_now(s, &tl->who, ch, now, &o, n) != MC_OK) {
-		mc_log_error("timeline", "%s: evaluation failed (out of memory)",
-			     mc_channel_name(ch));
+		mc_log_error("timeline",
+		             "%s: evaluation failed (out of memory)",
+		             mc_channel_name(ch));
 		return false;
 	}
 	return true;
@@ -176,7 +177,7 @@ static bool eval_one(struct mc_timeline *tl, const struct mc_manifest *m,
  * manifest's; for fallback, the pending manifest's when it is ready.
  */
 static void eval_channel(struct mc_timeline *tl, enum mc_channel ch,
-			 int64_t now, bool synced, struct want *w)
+                         int64_t now, bool synced, struct want *w)
 {
 	struct mc_now np, na;
 	bool hp, ha;
@@ -214,10 +215,10 @@ static int64_t item_len(const struct mc_item *it)
 
 /* The item a late at-time play shows at now; false when it is over. */
 static bool eval_late(struct mc_timeline *tl, struct late *l, int64_t now,
-		      struct want *w)
+                      struct want *w)
 {
 	const struct mc_entry *e = &l->m->entries[l->entry];
-	struct ready_ud r = { l->m, tl->d.cache };
+	struct ready_ud r = {l->m, tl->d.cache};
 	int64_t at = l->base_ms;
 
 	memset(w, 0, sizeof(*w));
@@ -241,7 +242,7 @@ static bool eval_late(struct mc_timeline *tl, struct late *l, int64_t now,
 			w->reason = "late";
 			w->late = true;
 			mc_sched_text(l->s, l->entry, it->content, l->occ_ms,
-				      &w->text);
+			              &w->text);
 			return true;
 		}
 		at += item_len(it);
@@ -252,9 +253,9 @@ static bool eval_late(struct mc_timeline *tl, struct late *l, int64_t now,
 /* ---- clock steps ---- */
 
 struct occ_pick {
-	int64_t after, upto;  /* (after, upto] */
-	int64_t best;         /* latest start in range, or INT64_MIN */
-	int64_t missed;       /* how many others in range */
+	int64_t after, upto; /* (after, upto] */
+	int64_t best;        /* latest start in range, or INT64_MIN */
+	int64_t missed;      /* how many others in range */
 };
 
 static bool pick_occ(int64_t start, int64_t end, void *ud)
@@ -286,38 +287,38 @@ static int64_t playlist_len(const struct mc_playlist *p)
  * late when it is recent enough.
  */
 static void catch_up(struct mc_timeline *tl, enum mc_channel ch,
-		     const struct mc_manifest *m, const struct mc_sched *s,
-		     int64_t from, int64_t to)
+                     const struct mc_manifest *m, const struct mc_sched *s,
+                     int64_t from, int64_t to)
 {
 	struct chan *c = &tl->ch[ch];
 
 	for (size_t i = 0; m && s && i < m->n_entries; i++) {
 		const struct mc_entry *e = &m->entries[i];
-		struct occ_pick p = { from, to, INT64_MIN, 0 };
+		struct occ_pick p = {from, to, INT64_MIN, 0};
 
 		if (e->channel != ch || e->mode != MC_MODE_ONCE ||
 		    !e->dtstart || !mc_targets_match(&e->targets, &tl->who))
 			continue;
 		mc_sched_occurrences(s, i, from, to + 1, pick_occ, &p);
-		if (p.best == INT64_MIN || mc_state_fired(tl->d.state, e->id,
-							  p.best))
+		if (p.best == INT64_MIN ||
+		    mc_state_fired(tl->d.state, e->id, p.best))
 			continue;
 		if (p.best + playlist_len(e->playlist) > to)
 			continue; /* still in its window: it plays normally */
 		if (to - p.best > MC_TIMELINE_CATCHUP_MS) {
 			mc_log_warn("timeline",
-				    "%s: clock stepped forward over at-time "
-				    "item %s (due %" PRId64 " s ago); too late "
-				    "to play, skipped",
-				    mc_channel_name(ch), e->id,
-				    (to - p.best) / 1000);
+			            "%s: clock stepped forward over at-time "
+			            "item %s (due %" PRId64 " s ago); too late "
+			            "to play, skipped",
+			            mc_channel_name(ch), e->id,
+			            (to - p.best) / 1000);
 			continue;
 		}
 		mc_log_warn("timeline",
-			    "%s: clock stepped forward over at-time item %s "
-			    "(due %" PRId64 " s ago); playing it now",
-			    mc_channel_name(ch), e->id, (to - p.best) / 1000);
-		c->late = (struct late){ true, m, s, i, p.best, to };
+		            "%s: clock stepped forward over at-time item %s "
+		            "(due %" PRId64 " s ago); playing it now",
+		            mc_channel_name(ch), e->id, (to - p.best) / 1000);
+		c->late = (struct late){true, m, s, i, p.best, to};
 	}
 }
 
@@ -342,8 +343,7 @@ static bool same_play(const struct chan *c, const struct want *w)
 	return true;
 }
 
-static void stop_chan(struct mc_timeline *tl, enum mc_channel ch,
-		      int64_t now)
+static void stop_chan(struct mc_timeline *tl, enum mc_channel ch, int64_t now)
 {
 	struct chan *c = &tl->ch[ch];
 	struct mc_output *o = tl->d.out[ch];
@@ -356,9 +356,9 @@ static void stop_chan(struct mc_timeline *tl, enum mc_channel ch,
 		o->ops->stop(o, ch, completed);
 	if (c->pop_id[0] && tl->d.outbox &&
 	    mc_outbox_end(tl->d.outbox, c->pop_id, now, completed, &err) !=
-		    MC_OK)
+	            MC_OK)
 		mc_log_error("pop", "cannot close record %s: %s", c->pop_id,
-			     err.msg);
+		             err.msg);
 	MC_FREE(c->entry);
 	MC_FREE(c->content);
 	MC_FREE(c->text);
@@ -367,7 +367,7 @@ static void stop_chan(struct mc_timeline *tl, enum mc_channel ch,
 }
 
 static void mark_fired(struct mc_timeline *tl, const struct want *w,
-		       int64_t now)
+                       int64_t now)
 {
 	struct mc_error err;
 
@@ -380,13 +380,13 @@ static void mark_fired(struct mc_timeline *tl, const struct want *w,
 }
 
 static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
-		       struct want *w, int64_t now)
+                       struct want *w, int64_t now)
 {
 	struct chan *c = &tl->ch[ch];
 	struct mc_output *o = tl->d.out[ch];
 	char path[4096];
-	struct mc_play p = { 0 };
-	struct mc_error err = { 0 };
+	struct mc_play p = {0};
+	struct mc_error err = {0};
 
 	p.channel = ch;
 	p.content = w->content;
@@ -402,11 +402,11 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 	p.reason = w->reason;
 	if (w->content && w->content->has_asset)
 		p.path = mc_cache_path(tl->d.cache, w->content->asset.sha256,
-				       path, sizeof(path));
+		                       path, sizeof(path));
 	if (o->ops->start(o, &p, &err) != MC_OK)
 		mc_log_error("output", "%s: cannot start %s: %s",
-			     mc_channel_name(ch),
-			     w->content ? w->content->id : "(idle)", err.msg);
+		             mc_channel_name(ch),
+		             w->content ? w->content->id : "(idle)", err.msg);
 	c->on = true;
 	c->kind = w->kind;
 	c->entry = mc_strdup(p.entry_id);
@@ -419,7 +419,7 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 	if (w->content && w->content->has_asset)
 		mc_cache_touch(tl->d.cache, w->content->asset.sha256);
 	if (w->content && tl->d.outbox) {
-		struct mc_pop_record r = { 0 };
+		struct mc_pop_record r = {0};
 
 		r.content = w->content->id;
 		if (w->content->has_asset)
@@ -429,16 +429,16 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 		r.start_ms = now;
 		r.count = 1;
 		if (mc_outbox_start(tl->d.outbox, &r, c->pop_id,
-				    sizeof(c->pop_id), &err) != MC_OK) {
+		                    sizeof(c->pop_id), &err) != MC_OK) {
 			c->pop_id[0] = '\0';
 			mc_log_error("pop", "cannot record start of %s: %s",
-				     w->content->id, err.msg);
+			             w->content->id, err.msg);
 		}
 	}
 	mark_fired(tl, w, now);
 	mc_log_debug("timeline", "%s: %s %s (%s)", mc_channel_name(ch),
-		     w->entry ? w->entry->id : "-",
-		     w->content ? w->content->id : "(idle)", w->reason);
+	             w->entry ? w->entry->id : "-",
+	             w->content ? w->content->id : "(idle)", w->reason);
 }
 
 /* ---- public ---- */
@@ -479,7 +479,7 @@ static void drop_late_of(struct mc_timeline *tl, const struct mc_manifest *m)
 }
 
 void mc_timeline_set_applied(struct mc_timeline *tl, struct mc_manifest *m,
-			     struct mc_sched *s)
+                             struct mc_sched *s)
 {
 	drop_late_of(tl, tl->applied_m);
 	mc_sched_free(tl->applied_s);
@@ -489,7 +489,7 @@ void mc_timeline_set_applied(struct mc_timeline *tl, struct mc_manifest *m,
 }
 
 void mc_timeline_set_pending(struct mc_timeline *tl, struct mc_manifest *m,
-			     struct mc_sched *s)
+                             struct mc_sched *s)
 {
 	drop_late_of(tl, tl->pending_m);
 	mc_sched_free(tl->pending_s);
@@ -525,8 +525,7 @@ const struct mc_manifest *mc_timeline_pending(const struct mc_timeline *tl)
 	return tl->pending_m;
 }
 
-int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now,
-			 bool clock_synced)
+int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 {
 	int64_t mono = mc_mono_ms(), next = MC_SCHED_NEVER, expected;
 	bool stepped_forward = false;
@@ -535,16 +534,16 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now,
 		expected = tl->last_wall + (mono - tl->last_mono);
 		if (now - expected > MC_TIMELINE_STEP_MS) {
 			mc_log_warn("timeline",
-				    "wall clock stepped forward by %" PRId64
-				    " ms",
-				    now - expected);
+			            "wall clock stepped forward by %" PRId64
+			            " ms",
+			            now - expected);
 			stepped_forward = true;
 		} else if (expected - now > MC_TIMELINE_STEP_MS) {
 			mc_log_warn("timeline",
-				    "wall clock stepped back by %" PRId64
-				    " ms; at-time items already played will "
-				    "not play again",
-				    expected - now);
+			            "wall clock stepped back by %" PRId64
+			            " ms; at-time items already played will "
+			            "not play again",
+			            expected - now);
 		}
 	}
 	for (int i = 0; i < MC_CH_COUNT; i++) {
@@ -556,14 +555,14 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now,
 			continue;
 		if (stepped_forward && clock_synced) {
 			catch_up(tl, ch, tl->applied_m, tl->applied_s,
-				 tl->last_wall, now);
+			         tl->last_wall, now);
 			catch_up(tl, ch, tl->pending_m, tl->pending_s,
-				 tl->last_wall, now);
+			         tl->last_wall, now);
 		}
 		if (!(c->late.on && eval_late(tl, &c->late, now, &w))) {
 			if (c->late.on) {
 				/* The late play is over: remember it. */
-				struct want done = { 0 };
+				struct want done = {0};
 
 				done.entry = &c->late.m->entries[c->late.entry];
 				done.occ_start = c->late.occ_ms;
@@ -600,14 +599,14 @@ void mc_timeline_set_volume(struct mc_timeline *tl, int percent)
 }
 
 void mc_timeline_playing(const struct mc_timeline *tl,
-			 struct mc_playing p[MC_CH_COUNT])
+                         struct mc_playing p[MC_CH_COUNT])
 {
 	for (int ch = 0; ch < MC_CH_COUNT; ch++) {
 		const struct chan *c = &tl->ch[ch];
 
 		p[ch].content = mc_strdup(c->content);
 		p[ch].entry = mc_strdup(c->entry);
-		p[ch].reason = mc_strdup(tl->d.out[ch] ? c->reason
-						       : "not present");
+		p[ch].reason =
+		        mc_strdup(tl->d.out[ch] ? c->reason : "not present");
 	}
 }

@@ -43,11 +43,11 @@ struct mc_timeline;
 /* What the timeline works with; all borrowed, all outlive it. */
 struct mc_timeline_deps {
 	const struct mc_player_config *cfg;
-	struct mc_player_state *state;  /* fired at-time items; saved here */
-	struct mc_cache *cache;         /* readiness and file paths */
-	struct mc_outbox *outbox;       /* proof of play; may be NULL */
+	struct mc_player_state *state; /* fired at-time items; saved here */
+	struct mc_cache *cache;        /* readiness and file paths */
+	struct mc_outbox *outbox;      /* proof of play; may be NULL */
 	struct mc_output *out[MC_CH_COUNT]; /* NULL: channel not present */
-	int volume;                     /* channel volume, percent */
+	int volume;                         /* channel volume, percent */
 };
 
 struct mc_timeline *mc_timeline_new(const struct mc_timeline_deps *deps);
@@ -62,9 +62,9 @@ void mc_timeline_free(struct mc_timeline *tl);
  * pending one the applied one.
  */
 void mc_timeline_set_applied(struct mc_timeline *tl, struct mc_manifest *m,
-			     struct mc_sched *s);
+                             struct mc_sched *s);
 void mc_timeline_set_pending(struct mc_timeline *tl, struct mc_manifest *m,
-			     struct mc_sched *s);
+                             struct mc_sched *s);
 void mc_timeline_promote(struct mc_timeline *tl);
 
 const struct mc_manifest *mc_timeline_applied(const struct mc_timeline *tl);
@@ -76,13 +76,13 @@ const struct mc_manifest *mc_timeline_pending(const struct mc_timeline *tl);
  * loop sleeps until then at most).
  */
 int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now_ms,
-			 bool clock_synced);
+                         bool clock_synced);
 
 /* Set the channel volume (percent) and tell the outputs. */
 void mc_timeline_set_volume(struct mc_timeline *tl, int percent);
 
 /* Fill what each channel plays, for health (strings owned by p). */
 void mc_timeline_playing(const struct mc_timeline *tl,
-			 struct mc_playing p[MC_CH_COUNT]);
+                         struct mc_playing p[MC_CH_COUNT]);
 
 #endif

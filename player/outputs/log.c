@@ -29,18 +29,18 @@
 
 #include "output.h"
 
-#define CARD_W 480
-#define CARD_H 270
+#define CARD_W    480
+#define CARD_H    270
 #define CARD_FONT "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"
 
 struct log_out {
-	FILE *f;               /* where lines go */
-	bool own_f;            /* f was opened here (not stdout) */
-	char *node;            /* for the screenshot card */
-	char *now[MC_CH_COUNT];/* content id playing per channel, or NULL */
-	char *text;            /* screen text playing, for the card */
-	uint32_t bg;           /* screen slogan background, for the card */
-	char *identify;        /* identify text while shown */
+	FILE *f;                /* where lines go */
+	bool own_f;             /* f was opened here (not stdout) */
+	char *node;             /* for the screenshot card */
+	char *now[MC_CH_COUNT]; /* content id playing per channel, or NULL */
+	char *text;             /* screen text playing, for the card */
+	uint32_t bg;            /* screen slogan background, for the card */
+	char *identify;         /* identify text while shown */
 };
 
 /* Write one event line; fields is consumed. */
@@ -60,8 +60,8 @@ static void emit(struct log_out *lo, const char *event, json_t *fields)
 }
 
 static enum mc_err log_init(struct mc_output *o,
-			    const struct mc_player_config *cfg,
-			    struct mc_error *err)
+                            const struct mc_player_config *cfg,
+                            struct mc_error *err)
 {
 	struct log_out *lo = calloc(1, sizeof(*lo));
 
@@ -72,9 +72,9 @@ static enum mc_err log_init(struct mc_output *o,
 		lo->f = fopen(cfg->log_output_file, "ae");
 		if (!lo->f) {
 			free(lo);
-			return mc_error_set(err, MC_ERR_IO, "log output: %s: %s",
-					    cfg->log_output_file,
-					    strerror(errno));
+			return mc_error_set(
+			        err, MC_ERR_IO, "log output: %s: %s",
+			        cfg->log_output_file, strerror(errno));
 		}
 		lo->own_f = true;
 	}
@@ -102,30 +102,30 @@ static void log_uninit(struct mc_output *o)
 }
 
 static enum mc_err log_start(struct mc_output *o, const struct mc_play *p,
-			     struct mc_error *err)
+                             struct mc_error *err)
 {
 	struct log_out *lo = o->priv;
 	const char *id = p->content ? p->content->id : NULL;
 
 	emit(lo, "start",
 	     json_pack("{ss s? s? sI sI s? sb ss si s?}", "channel",
-		       mc_channel_name(p->channel), "content", id, "entry",
-		       p->entry_id, "start_ms", (json_int_t)p->start_ms,
-		       "end_ms", (json_int_t)p->end_ms, "text", p->text,
-		       "fallback", p->fallback, "reason",
-		       p->reason ? p->reason : "scheduled", "volume",
-		       p->volume, "sha256",
-		       p->content && p->content->has_asset
-			       ? p->content->asset.sha256
-			       : NULL));
+	               mc_channel_name(p->channel), "content", id, "entry",
+	               p->entry_id, "start_ms", (json_int_t)p->start_ms,
+	               "end_ms", (json_int_t)p->end_ms, "text", p->text,
+	               "fallback", p->fallback, "reason",
+	               p->reason ? p->reason : "scheduled", "volume", p->volume,
+	               "sha256",
+	               p->content && p->content->has_asset
+	                       ? p->content->asset.sha256
+	                       : NULL));
 	free(lo->now[p->channel]);
 	lo->now[p->channel] = mc_strdup(id);
 	if (p->channel == MC_CH_SCREEN) {
 		free(lo->text);
 		lo->text = mc_strdup(p->text);
 		lo->bg = p->content && p->content->type == MC_CONTENT_SLOGAN
-				 ? p->content->style.bg
-				 : 0x202020;
+		                 ? p->content->style.bg
+		                 : 0x202020;
 	}
 	return MC_OK;
 }
@@ -136,7 +136,7 @@ static void log_stop(struct mc_output *o, enum mc_channel ch, bool completed)
 
 	emit(lo, "stop",
 	     json_pack("{ss s? sb}", "channel", mc_channel_name(ch), "content",
-		       lo->now[ch], "completed", completed));
+	               lo->now[ch], "completed", completed));
 	MC_FREE(lo->now[ch]);
 }
 
@@ -146,7 +146,7 @@ static void log_set_volume(struct mc_output *o, int percent)
 }
 
 static void log_identify(struct mc_output *o, const char *text,
-			 int64_t until_ms)
+                         int64_t until_ms)
 {
 	struct log_out *lo = o->priv;
 
@@ -154,11 +154,11 @@ static void log_identify(struct mc_output *o, const char *text,
 	lo->identify = mc_strdup(text);
 	emit(lo, text ? "identify" : "identify_end",
 	     json_pack("{s? sI}", "text", text, "until_ms",
-		       (json_int_t)until_ms));
+	               (json_int_t)until_ms));
 }
 
 static enum mc_err log_alert(struct mc_output *o, const struct mc_alert *a,
-			     struct mc_error *err)
+                             struct mc_error *err)
 {
 	struct log_out *lo = o->priv;
 
@@ -168,21 +168,21 @@ static enum mc_err log_alert(struct mc_output *o, const struct mc_alert *a,
 	}
 	emit(lo, "alert",
 	     json_pack("{ss sI ss ss si sI sI}", "alert", a->id, "seq",
-		       (json_int_t)a->seq, "level",
-		       mc_alert_level_name(a->level), "text",
-		       a->text ? a->text : "", "repeat", a->repeat, "start_at_ms",
-		       (json_int_t)a->start_at_ms, "expires_ms",
-		       (json_int_t)a->expires_ms));
+	               (json_int_t)a->seq, "level",
+	               mc_alert_level_name(a->level), "text",
+	               a->text ? a->text : "", "repeat", a->repeat,
+	               "start_at_ms", (json_int_t)a->start_at_ms, "expires_ms",
+	               (json_int_t)a->expires_ms));
 	return MC_OK;
 }
 
 /* Draw one line of text at y; a missing font just leaves the card plain. */
 static void card_line(SDL_Surface *card, TTF_Font *font, const char *text,
-		      int y)
+                      int y)
 {
-	SDL_Color white = { 255, 255, 255, 255 };
+	SDL_Color white = {255, 255, 255, 255};
 	SDL_Surface *s;
-	SDL_Rect at = { 12, y, 0, 0 };
+	SDL_Rect at = {12, y, 0, 0};
 
 	if (!font || !text || !*text)
 		return;
@@ -194,7 +194,7 @@ static void card_line(SDL_Surface *card, TTF_Font *font, const char *text,
 }
 
 static enum mc_err log_screenshot(struct mc_output *o, unsigned char **png,
-				  size_t *len, struct mc_error *err)
+                                  size_t *len, struct mc_error *err)
 {
 	struct log_out *lo = o->priv;
 	char path[] = "/tmp/minecast-shot-XXXXXX";
@@ -207,18 +207,18 @@ static enum mc_err log_screenshot(struct mc_output *o, unsigned char **png,
 	*png = NULL;
 	*len = 0;
 	card = SDL_CreateRGBSurfaceWithFormat(0, CARD_W, CARD_H, 32,
-					      SDL_PIXELFORMAT_ARGB8888);
+	                                      SDL_PIXELFORMAT_ARGB8888);
 	if (!card)
 		return mc_error_set(err, MC_ERR_NOMEM, "screenshot: %s",
-				    SDL_GetError());
+		                    SDL_GetError());
 	SDL_FillRect(card, NULL,
-		     SDL_MapRGB(card->format, (lo->bg >> 16) & 0xff,
-				(lo->bg >> 8) & 0xff, lo->bg & 0xff));
+	             SDL_MapRGB(card->format, (lo->bg >> 16) & 0xff,
+	                        (lo->bg >> 8) & 0xff, lo->bg & 0xff));
 	if (TTF_WasInit() || TTF_Init() == 0)
 		font = TTF_OpenFont(CARD_FONT, 18);
 	title = mc_printf("%s — %s", lo->node ? lo->node : "?",
-			  lo->now[MC_CH_SCREEN] ? lo->now[MC_CH_SCREEN]
-						: "(nothing)");
+	                  lo->now[MC_CH_SCREEN] ? lo->now[MC_CH_SCREEN]
+	                                        : "(nothing)");
 	card_line(card, font, title, 12);
 	card_line(card, font, lo->identify ? lo->identify : lo->text, 48);
 	free(title);
@@ -243,14 +243,14 @@ out:
 }
 
 const struct mc_output_ops mc_output_log = {
-	.name = "log",
-	.channels = (1u << MC_CH_SCREEN) | (1u << MC_CH_SPEAKER),
-	.init = log_init,
-	.uninit = log_uninit,
-	.start = log_start,
-	.stop = log_stop,
-	.set_volume = log_set_volume,
-	.identify = log_identify,
-	.alert = log_alert,
-	.screenshot = log_screenshot,
+        .name = "log",
+        .channels = (1u << MC_CH_SCREEN) | (1u << MC_CH_SPEAKER),
+        .init = log_init,
+        .uninit = log_uninit,
+        .start = log_start,
+        .stop = log_stop,
+        .set_volume = log_set_volume,
+        .identify = log_identify,
+        .alert = log_alert,
+        .screenshot = log_screenshot,
 };

@@ -27,23 +27,23 @@
 struct mc_play {
 	enum mc_channel channel;
 	const struct mc_content *content; /* borrowed from the manifest */
-	const char *path;         /* verified cache file; NULL for text */
-	const char *text;         /* resolved text (templates applied) */
-	const char *entry_id;     /* NULL for fallback */
-	int64_t start_ms;         /* wall-clock instant it should start */
-	int64_t end_ms;           /* instant it should end */
+	const char *path;     /* verified cache file; NULL for text */
+	const char *text;     /* resolved text (templates applied) */
+	const char *entry_id; /* NULL for fallback */
+	int64_t start_ms;     /* wall-clock instant it should start */
+	int64_t end_ms;       /* instant it should end */
 	enum mc_transition transition;
-	int volume;               /* percent, item volume × channel volume */
-	bool fallback;            /* the channel's fallback, or built-in */
-	const char *reason;       /* why this plays: "scheduled", "fallback",
-				   * "clock", "idle" */
+	int volume;         /* percent, item volume × channel volume */
+	bool fallback;      /* the channel's fallback, or built-in */
+	const char *reason; /* why this plays: "scheduled", "fallback",
+	                     * "clock", "idle" */
 };
 
 struct mc_output;
 
 struct mc_output_ops {
-	const char *name;         /* "log", "sdl", "gstreamer", "vlc" */
-	unsigned channels;        /* bit (1 << MC_CH_SCREEN) etc. it serves */
+	const char *name;  /* "log", "sdl", "gstreamer", "vlc" */
+	unsigned channels; /* bit (1 << MC_CH_SCREEN) etc. it serves */
 
 	/*
 	 * Set up for cfg; store private state in o->priv.  A backend that
@@ -51,8 +51,8 @@ struct mc_output_ops {
 	 * the player reports it and stays up without that output.
 	 */
 	enum mc_err (*init)(struct mc_output *o,
-			    const struct mc_player_config *cfg,
-			    struct mc_error *err);
+	                    const struct mc_player_config *cfg,
+	                    struct mc_error *err);
 
 	/* Release everything init and later calls acquired. */
 	void (*uninit)(struct mc_output *o);
@@ -63,21 +63,20 @@ struct mc_output_ops {
 	 * than once; NULL callback = nothing to prepare.
 	 */
 	enum mc_err (*prepare)(struct mc_output *o, const struct mc_play *p,
-			       struct mc_error *err);
+	                       struct mc_error *err);
 
 	/*
 	 * Start p on its channel at p->start_ms (now or slightly in the
 	 * future), replacing whatever played there.
 	 */
 	enum mc_err (*start)(struct mc_output *o, const struct mc_play *p,
-			     struct mc_error *err);
+	                     struct mc_error *err);
 
 	/*
 	 * Stop what plays on ch: at its end (completed) or cut short
 	 * (interrupted).
 	 */
-	void (*stop)(struct mc_output *o, enum mc_channel ch,
-		     bool completed);
+	void (*stop)(struct mc_output *o, enum mc_channel ch, bool completed);
 
 	/* Master volume, percent.  NULL = not applicable. */
 	void (*set_volume)(struct mc_output *o, int percent);
@@ -87,21 +86,21 @@ struct mc_output_ops {
 	 * clear it when text is NULL.  NULL callback = no screen.
 	 */
 	void (*identify)(struct mc_output *o, const char *text,
-			 int64_t until_ms);
+	                 int64_t until_ms);
 
 	/*
 	 * Start an urgent alert at a->start_ms above everything; clear it
 	 * when a is NULL.  NULL callback = cannot show alerts.
 	 */
 	enum mc_err (*alert)(struct mc_output *o, const struct mc_alert *a,
-			     struct mc_error *err);
+	                     struct mc_error *err);
 
 	/*
 	 * A PNG of what the screen shows now (*png malloc'd, caller frees).
 	 * NULL callback = no screen.
 	 */
 	enum mc_err (*screenshot)(struct mc_output *o, unsigned char **png,
-				  size_t *len, struct mc_error *err);
+	                          size_t *len, struct mc_error *err);
 
 	/*
 	 * Called from the main loop at least every loop turn; a backend
@@ -118,7 +117,7 @@ struct mc_output_ops {
 /* An output instance. */
 struct mc_output {
 	const struct mc_output_ops *ops;
-	void *priv;               /* the backend's state */
+	void *priv; /* the backend's state */
 };
 
 /* The backends compiled in, NULL-terminated. */

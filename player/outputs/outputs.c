@@ -6,8 +6,8 @@
 extern const struct mc_output_ops mc_output_log;
 
 const struct mc_output_ops *const mc_output_backends[] = {
-	&mc_output_log,
-	NULL,
+        &mc_output_log,
+        NULL,
 };
 
 const struct mc_output_ops *mc_output_find(const char *name)
