@@ -56,7 +56,7 @@ start() {
 	mkdir -p "$dir" || die "cannot create $dir"
 	dir=$(cd "$dir" && pwd)
 	bin=$(find_mosquitto) || die "mosquitto not installed (apt-get install mosquitto)"
-	if [ -f "$dir/pid" ] && kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+	if [ -f "$dir/pid" ] && running "$(cat "$dir/pid")"; then
 		die "a broker already runs from $dir (pid $(cat "$dir/pid"))"
 	fi
 	port=${MC_MOSQUITTO_PORT:-$(free_port)} || die "no free port"
@@ -84,7 +84,7 @@ start() {
 	echo "$port" >"$dir/port"
 	# Bounded wait: 100 tries of 0.1 s.
 	for ((i = 0; i < 100; i++)); do
-		if ! kill -0 "$pid" 2>/dev/null; then
+		if ! running "$pid"; then
 			rm -f "$dir/pid"
 			die "mosquitto exited at start; see $dir/mosquitto.log and $dir/mosquitto.out: $(tail -n 3 "$dir/mosquitto.out" "$dir/mosquitto.log" 2>/dev/null | tr '\n' ' ')"
 		fi
@@ -99,16 +99,25 @@ start() {
 	die "mosquitto did not accept connections on 127.0.0.1:$port within 10 s"
 }
 
+# True while pid runs; a zombie (exited, not yet reaped by whoever
+# inherited it) counts as gone.
+running() {
+	local st
+	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 stop() {
 	local dir=$1 pid i
 	[ -f "$dir/pid" ] || return 0
 	pid=$(cat "$dir/pid")
 	rm -f "$dir/pid"
 	kill "$pid" 2>/dev/null || return 0
-	# mosquitto exits at once on SIGTERM; bound the wait, then force.
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
+	# mosquitto takes up to a second to exit on SIGTERM; bound the
+	# wait, then force.
+	for ((i = 0; i < 100; i++)); do
+		running "$pid" || return 0
+		sleep 0.05
 	done
 	kill -9 "$pid" 2>/dev/null
 	return 0
