@@ -78,6 +78,9 @@ struct mc_link {
 	bool stop_acked;     /* that publish was acknowledged */
 	int64_t up_since_ms; /* monotonic time of the last CONNACK */
 	uint64_t rng;        /* xorshift state for the jitter */
+	int keepalive_s;     /* cfg's, within what libmosquitto takes */
+	int min_ms;          /* cfg's first backoff delay, made sane */
+	int max_ms;          /* cfg's backoff ceiling, made sane */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -575,8 +578,8 @@ static int64_t attempt(struct mc_link *l, const struct mc_broker *b)
 
 	mc_log_debug("mqtt", "connecting to broker %s", name);
 	errno = 0;
-	rc = mosquitto_connect_bind_v5(l->m, b->host, b->port,
-	                               l->cfg->keepalive_s, NULL, props);
+	rc = mosquitto_connect_bind_v5(l->m, b->host, b->port, l->keepalive_s,
+	                               NULL, props);
 	mosquitto_property_free_all(&props);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		snprintf(l->reason, sizeof(l->reason), "%s",
@@ -624,7 +627,7 @@ static void *link_thread(void *arg)
 	struct mc_link *l = arg;
 	const struct mc_player_config *cfg = l->cfg;
 	size_t next = 0;
-	int delay = cfg->reconnect_min_ms;
+	int delay = l->min_ms;
 	int wait;
 	int64_t up;
 	char name[128], other[128], nextname[160];
@@ -638,7 +641,7 @@ static void *link_thread(void *arg)
 		if (is_stopping(l))
 			break;
 		if (up > LINK_STABLE_MS)
-			delay = cfg->reconnect_min_ms;
+			delay = l->min_ms;
 		wait = jitter(l, delay);
 		broker_name(b, name, sizeof(name));
 		if (cfg->n_brokers > 1)
@@ -671,10 +674,8 @@ static void *link_thread(void *arg)
 			            name, l->reason, nextname, wait / 1000.0);
 		if (sleep_unless_stopped(l, wait))
 			break;
-		if (delay < cfg->reconnect_max_ms)
-			delay = delay > cfg->reconnect_max_ms / 2
-			                ? cfg->reconnect_max_ms
-			                : delay * 2;
+		if (delay < l->max_ms)
+			delay = delay > l->max_ms / 2 ? l->max_ms : delay * 2;
 	}
 	return NULL;
 }
@@ -745,6 +746,15 @@ struct mc_link *mc_link_start(const struct mc_player_config *cfg,
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint64_t)mc_now_ms() ^ ((uint64_t)getpid() << 32);
 	l->rng = seed | 1;
+	/* The config checks these; stay safe if a caller did not:
+	 * libmosquitto refuses a keepalive under 5 s, and a zero delay
+	 * would spin. */
+	l->keepalive_s = cfg->keepalive_s < 5       ? 5
+	                 : cfg->keepalive_s > 65535 ? 65535
+	                                            : cfg->keepalive_s;
+	l->min_ms = cfg->reconnect_min_ms < 50 ? 50 : cfg->reconnect_min_ms;
+	l->max_ms = cfg->reconnect_max_ms < l->min_ms ? l->min_ms
+	                                              : cfg->reconnect_max_ms;
 	if (build_topics(l, err) != MC_OK)
 		goto fail;
 	l->online_json = strdup(online_json);

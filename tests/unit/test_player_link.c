@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -111,6 +112,9 @@ static void broker_stop(struct fixture *f)
 	if (system(cmd) != 0)
 		fprintf(stderr, "test: %s failed\n", cmd);
 	f->broker_up = false;
+	/* The broker was orphaned to us (a subreaper): reap it. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
 }
 
 /* ---- the observer ------------------------------------------------------ */
@@ -390,6 +394,10 @@ static int group_setup(void **state)
 	if (!mkdtemp(root))
 		return -1;
 	signal(SIGPIPE, SIG_IGN);
+	/* Brokers outlive the shell that started them; become their parent
+	 * so that they are reaped here, not left as zombies of an init that
+	 * may not reap (containers). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;
 }
 
@@ -754,6 +762,76 @@ static void test_auth_and_acl(void **state)
 	assert_int_equal(count_in_file(log, "refused the subscription"), 0);
 }
 
+/*
+ * Brokers are tried in turn, and the transport follows each one: a
+ * plain broker that is down, then a TLS broker with its own CA.
+ */
+static void test_tls_and_broker_rotation(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_broker brokers[2];
+	struct mc_error err = {0};
+	char cmd[2048], ca[512], l_cert[600], l_key[600];
+	const char *extra[] = {l_cert, l_key, NULL};
+	struct mc_event *ev;
+	int dead;
+
+	if (system("command -v openssl >/dev/null 2>&1") != 0) {
+		skip();
+		return;
+	}
+	snprintf(cmd, sizeof(cmd),
+	         "(cd '%s' && "
+	         "openssl req -x509 -newkey rsa:2048 -nodes -days 2 "
+	         "-subj /CN=test-ca -keyout ca.key -out ca.crt && "
+	         "openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 "
+	         "-keyout broker.key -out broker.csr && "
+	         "printf 'subjectAltName=IP:127.0.0.1\\n' >ext && "
+	         "openssl x509 -req -in broker.csr -CA ca.crt -CAkey ca.key "
+	         "-CAcreateserial -days 2 -extfile ext -out broker.crt)",
+	         f->dir);
+	snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd),
+	         " >'%s/openssl.log' 2>&1", f->dir);
+	if (system(cmd) != 0)
+		fail_msg("cannot make test certificates (see %s/openssl.log)",
+		         f->dir);
+	snprintf(ca, sizeof(ca), "%s/ca.crt", f->dir);
+	snprintf(l_cert, sizeof(l_cert), "certfile %s/broker.crt", f->dir);
+	snprintf(l_key, sizeof(l_key), "keyfile %s/broker.key", f->dir);
+
+	/* A port where a broker was and is no more. */
+	broker_start(f, 0, NULL);
+	dead = f->port;
+	broker_stop(f);
+	broker_start(f, 0, extra);
+
+	cfg_init(f, "pi-8", dead);
+	brokers[0] = f->broker;
+	brokers[1] = f->broker;
+	brokers[1].port = f->port;
+	brokers[1].tls = true;
+	f->cfg.brokers = brokers;
+	f->cfg.n_brokers = 2;
+
+	/* A CA file that does not exist is a setup error, found at once. */
+	f->cfg.ca_file = "/nonexistent/ca.crt";
+	f->q = mc_evq_new();
+	assert_null(mc_link_start(&f->cfg, f->q, "{}", "{}", &err));
+	assert_non_null(strstr(err.msg, "TLS"));
+
+	f->cfg.ca_file = ca;
+	link_start(f, 1);
+	ev = wait_event(f, MC_EV_LINK_UP);
+	assert_non_null(ev->text);
+	assert_non_null(strstr(ev->text, "TLS"));
+	mc_event_free(ev);
+	assert_int_equal(mc_link_reconnects(f->link), 0);
+	assert_int_equal(mc_link_publish(f->link, "health", "{}", 2, 0, false),
+	                 MC_OK);
+	mc_link_stop(f->link);
+	f->link = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -769,6 +847,8 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_auth_and_acl, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_tls_and_broker_rotation,
+	                                        setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
