@@ -146,7 +146,7 @@ static const char *const stmt_sql[ST_COUNT_ALL] = {
                 " LIMIT ?1)) WHERE g > 1",
         /* Plays that were single records until now (count 1); plays inside
          * an older summary were counted when it was made. */
-        [ST_FOLD_PLAYS] = "SELECT COUNT(*), IFNULL(SUM(count), 0) FROM records"
+        [ST_FOLD_PLAYS] = "SELECT COUNT(*) FROM records"
                           " WHERE rowid IN (SELECT r FROM temp.fold) AND"
                           " count = 1",
         [ST_FOLD_INSERT] =
@@ -417,7 +417,7 @@ static enum mc_err summarise(struct mc_outbox *ob, struct mc_error *err)
 {
 	sqlite3_stmt *st;
 	int64_t low = ob->max - ob->max / 10, need, k = INT64_MAX;
-	int64_t before, after, rows = 0, plays = 0;
+	int64_t before, after, plays = 0;
 	enum mc_err rc;
 
 	if (ob->pending <= ob->max) {
@@ -439,11 +439,23 @@ static enum mc_err summarise(struct mc_outbox *ob, struct mc_error *err)
 	if (step_done(ob->st[ST_FOLD_CLEAR]) != SQLITE_OK ||
 	    step_done(ob->st[ST_FOLD_PICK]) != SQLITE_OK)
 		goto db_fail;
-	st = ob->st[ST_FOLD_PLAYS];
-	if (sqlite3_step(st) == SQLITE_ROW) {
-		rows = sqlite3_column_int64(st, 0);
-		plays = sqlite3_column_int64(st, 1);
+	if (sqlite3_changes64(ob->db) == 0) {
+		/* Every waiting record is sent, open or alone in its group:
+		 * nothing can be folded without counting twice. */
+		rollback(ob);
+		if (!ob->over)
+			mc_log_warn("pop",
+			            "outbox %s: %" PRId64
+			            " records wait (limit %" PRId64
+			            ") and none can be summarised; waiting"
+			            " for the controller's acknowledgements",
+			            ob->path, ob->pending, ob->max);
+		ob->over = true;
+		return MC_OK;
 	}
+	st = ob->st[ST_FOLD_PLAYS];
+	if (sqlite3_step(st) == SQLITE_ROW)
+		plays = sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
 	before = count_rows(ob);
 	sqlite3_bind_text(ob->st[ST_FOLD_IDS], 1, ob->prefix, -1,
@@ -465,16 +477,7 @@ static enum mc_err summarise(struct mc_outbox *ob, struct mc_error *err)
 		mc_log_debug("pop",
 		             "outbox %s: folded %" PRId64 " plays; %" PRId64
 		             " records wait",
-		             ob->path, rows, ob->pending);
-	else if (before == after)
-		/* Every waiting record is sent, open or alone in its group:
-		 * nothing can be folded without counting twice. */
-		mc_log_warn("pop",
-		            "outbox %s: %" PRId64
-		            " records wait (limit %" PRId64
-		            ") and none can be summarised; waiting for the"
-		            " controller's acknowledgements",
-		            ob->path, ob->pending, ob->max);
+		             ob->path, plays, ob->pending);
 	else
 		mc_log_warn("pop",
 		            "outbox %s: over its limit of %" PRId64
@@ -482,9 +485,9 @@ static enum mc_err summarise(struct mc_outbox *ob, struct mc_error *err)
 		            " plays into summaries, %" PRId64
 		            " records now wait (%" PRId64 " plays summarised"
 		            " so far)",
-		            ob->path, ob->max, rows, ob->pending,
+		            ob->path, ob->max, plays, ob->pending,
 		            ob->summarised);
-	ob->over = ob->pending > ob->max || before == after;
+	ob->over = ob->pending > ob->max;
 	return MC_OK;
 db_fail:
 	rc = db_fail(ob, err, "cannot summarise");

@@ -544,6 +544,34 @@ static void test_summarise_never_sent_only(void **state)
 	mc_outbox_close(ob);
 }
 
+static void test_summarise_nothing_foldable(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_outbox *ob = open_ok(f->path, 1, 3);
+	struct mc_pop_batch b = {0};
+	char id[96];
+
+	/* Everything sent and unacknowledged, or still open: the outbox
+	 * grows past its limit rather than count anything twice. */
+	for (int i = 0; i < 6; i++) {
+		start(ob, "a", "e-1", T0 + i * 1000, id);
+		end(ob, id, T0 + i * 1000 + 500, true);
+		batch(ob, 10, T0 + i * 1000 + 600, 600000, &b);
+		assert_int_equal(b.n_records, 1);
+		mc_pop_batch_clear(&b);
+	}
+	start(ob, "a", "e-1", T0 + 9000, id);
+	assert_int_equal(mc_outbox_pending(ob), 7);
+	assert_int_equal(mc_outbox_summarised(ob), 0);
+
+	/* Once acknowledged, they go, and the limit holds again. */
+	all_records(ob, &b);
+	assert_int_equal(ack_all(ob, &b), 6);
+	mc_pop_batch_clear(&b);
+	assert_int_equal(mc_outbox_pending(ob), 1);
+	mc_outbox_close(ob);
+}
+
 static void test_ids_unique_across_boots(void **state)
 {
 	struct fixture *f = *state;
@@ -624,6 +652,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_summarise_exact, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_summarise_never_sent_only,
+	                                        setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_summarise_nothing_foldable,
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ids_unique_across_boots,
 	                                        setup, teardown),
