@@ -9,11 +9,16 @@
  * only queues the packet and wakes the loop; callbacks run on the link
  * thread only.
  *
- * Shared fields (the handle pointer, the state payloads, the connected
- * flag and the counters) are guarded by lock; everything else belongs to
- * the link thread.  mc_link_publish() holds lock across mosquitto_publish
- * so that the handle cannot be replaced under it; the link thread replaces
- * the handle only when a broker needs the other transport (TLS or not).
+ * Two locks, so that no lock order can cycle through libmosquitto's own
+ * mutexes (its callbacks run with some of them held):
+ * - handle_lock guards the handle pointer.  mc_link_publish() holds it
+ *   across mosquitto_publish so that the handle cannot be replaced under
+ *   it; the link thread takes it only to replace the handle (when a broker
+ *   needs the other transport, TLS or not), never inside a callback.
+ * - lock guards the state payloads, the connected flag and the counters.
+ *   It is a leaf: nothing is called while holding it, so callbacks may
+ *   take it.
+ * Everything else belongs to the link thread.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,10 +62,14 @@ struct mc_link {
 	pthread_t thread;                 /* the link thread */
 	bool thread_started;              /* thread must be joined */
 
+	/* Guarded by handle_lock for readers on other threads; the link
+	 * thread reads it freely, since only it writes it. */
+	pthread_mutex_t handle_lock; /* guards m */
+	struct mosquitto *m;         /* the handle */
+
 	/* Guarded by lock. */
-	pthread_mutex_t lock; /* guards the fields below */
+	pthread_mutex_t lock; /* guards the fields below; a leaf lock */
 	pthread_cond_t wake;  /* signalled by mc_link_stop */
-	struct mosquitto *m;  /* the handle; replaced only by the thread */
 	char *online_json;    /* birth payload */
 	char *offline_json;   /* will and clean-stop payload */
 	bool connected;       /* CONNACK accepted, not yet disconnected */
@@ -448,10 +457,10 @@ static enum mc_err handle_for(struct mc_link *l, const struct mc_broker *b)
 		mc_log_error("mqtt", "%s", err.msg);
 		return err.code;
 	}
-	pthread_mutex_lock(&l->lock);
+	pthread_mutex_lock(&l->handle_lock);
 	old = l->m;
 	l->m = m;
-	pthread_mutex_unlock(&l->lock);
+	pthread_mutex_unlock(&l->handle_lock);
 	l->m_tls = b->tls;
 	mosquitto_destroy(old);
 	return MC_OK;
@@ -738,6 +747,7 @@ struct mc_link *mc_link_start(const struct mc_player_config *cfg,
 	}
 	l->cfg = cfg;
 	l->q = q;
+	pthread_mutex_init(&l->handle_lock, NULL);
 	pthread_mutex_init(&l->lock, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -824,26 +834,27 @@ enum mc_err mc_link_publish(struct mc_link *l, const char *suffix,
 		return MC_ERR_INVAL;
 	if (len > INT_MAX || qos < 0 || qos > 2)
 		return MC_ERR_INVAL;
-	pthread_mutex_lock(&l->lock);
-	if (!l->connected) {
-		ret = MC_ERR_IO;
-		goto out;
-	}
+	if (!mc_link_connected(l))
+		return MC_ERR_IO;
+	/* Connected a moment ago: if the link dropped since, libmosquitto
+	 * keeps a QoS 1 message for the next connection or refuses it; both
+	 * are fine for callers, who never rely on a PUBACK. */
+	pthread_mutex_lock(&l->handle_lock);
 	rc = mosquitto_publish_v5(l->m, NULL, topic, (int)len, payload, qos,
 	                          retain, NULL);
+	pthread_mutex_unlock(&l->handle_lock);
 	if (rc == MOSQ_ERR_OVERSIZE_PACKET || rc == MOSQ_ERR_PAYLOAD_SIZE) {
 		mc_log_warn("mqtt",
-		            "%s: %zu bytes is more than the broker "
-		            "accepts",
+		            "%s: %zu bytes is more than the broker accepts",
 		            topic, len);
 		ret = MC_ERR_TOO_LARGE;
+	} else if (rc == MOSQ_ERR_NO_CONN) {
+		ret = MC_ERR_IO;
 	} else if (rc != MOSQ_ERR_SUCCESS) {
 		mc_log_warn("mqtt", "%s: not published: %s", topic,
 		            mosquitto_strerror(rc));
 		ret = MC_ERR_IO;
 	}
-out:
-	pthread_mutex_unlock(&l->lock);
 	return ret;
 }
 
@@ -884,5 +895,6 @@ void mc_link_stop(struct mc_link *l)
 	free(l->offline_json);
 	pthread_cond_destroy(&l->wake);
 	pthread_mutex_destroy(&l->lock);
+	pthread_mutex_destroy(&l->handle_lock);
 	free(l);
 }
