@@ -150,6 +150,11 @@ static void disconnect_reason(int rc, char *buf, size_t len)
 	else if (rc >= 0x80)
 		snprintf(buf, len, "broker disconnected us: %s",
 		         mosquitto_reason_string(rc));
+	else if (rc == MOSQ_ERR_TLS)
+		snprintf(buf, len,
+		         "TLS handshake failed (check [mqtt] ca_file, the "
+		         "client certificate, and that the broker's "
+		         "certificate names the host in the broker URL)");
 	else
 		snprintf(buf, len, "%s", mosquitto_strerror(rc));
 	/* libmosquitto's strings end with a full stop; ours go mid-line. */
@@ -590,12 +595,12 @@ static int64_t attempt(struct mc_link *l, const struct mc_broker *b)
 	rc = mosquitto_connect_bind_v5(l->m, b->host, b->port, l->keepalive_s,
 	                               NULL, props);
 	mosquitto_property_free_all(&props);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(l->reason, sizeof(l->reason), "%s",
-		         rc == MOSQ_ERR_ERRNO ? strerror(errno)
-		                              : mosquitto_strerror(rc));
+	if (rc == MOSQ_ERR_ERRNO)
+		snprintf(l->reason, sizeof(l->reason), "%s", strerror(errno));
+	else if (rc != MOSQ_ERR_SUCCESS)
+		disconnect_reason(rc, l->reason, sizeof(l->reason));
+	if (rc != MOSQ_ERR_SUCCESS)
 		return -1;
-	}
 
 	while (!l->down) {
 		if (is_stopping(l)) {
