@@ -56,7 +56,7 @@ void mc_state_free(struct mc_player_state *st)
 
 static json_t *ref_dump(const struct mc_manifest_ref *r)
 {
-	return json_pack("{sI ss sI s?}", "version", (json_int_t)r->version,
+	return json_pack("{sI ss sI ss?}", "version", (json_int_t)r->version,
 	                 "sha256", r->sha256, "size", (json_int_t)r->size,
 	                 "url", r->url);
 }

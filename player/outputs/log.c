@@ -108,11 +108,11 @@ static enum mc_err log_start(struct mc_output *o, const struct mc_play *p,
 	const char *id = p->content ? p->content->id : NULL;
 
 	emit(lo, "start",
-	     json_pack("{ss s? s? sI sI s? sb ss si s?}", "channel",
-	               mc_channel_name(p->channel), "content", id, "entry",
-	               p->entry_id, "start_ms", (json_int_t)p->start_ms,
-	               "end_ms", (json_int_t)p->end_ms, "text", p->text,
-	               "fallback", p->fallback, "reason",
+	     json_pack("{s:s, s:s?, s:s?, s:I, s:I, s:s?, s:b, s:s, s:i, s:s?}",
+	               "channel", mc_channel_name(p->channel), "content", id,
+	               "entry", p->entry_id, "start_ms",
+	               (json_int_t)p->start_ms, "end_ms", (json_int_t)p->end_ms,
+	               "text", p->text, "fallback", p->fallback, "reason",
 	               p->reason ? p->reason : "scheduled", "volume", p->volume,
 	               "sha256",
 	               p->content && p->content->has_asset
@@ -135,8 +135,8 @@ static void log_stop(struct mc_output *o, enum mc_channel ch, bool completed)
 	struct log_out *lo = o->priv;
 
 	emit(lo, "stop",
-	     json_pack("{ss s? sb}", "channel", mc_channel_name(ch), "content",
-	               lo->now[ch], "completed", completed));
+	     json_pack("{s:s, s:s?, s:b}", "channel", mc_channel_name(ch),
+	               "content", lo->now[ch], "completed", completed));
 	MC_FREE(lo->now[ch]);
 }
 
@@ -153,7 +153,7 @@ static void log_identify(struct mc_output *o, const char *text,
 	free(lo->identify);
 	lo->identify = mc_strdup(text);
 	emit(lo, text ? "identify" : "identify_end",
-	     json_pack("{s? sI}", "text", text, "until_ms",
+	     json_pack("{s:s?, s:I}", "text", text, "until_ms",
 	               (json_int_t)until_ms));
 }
 
