@@ -382,6 +382,12 @@ static bool decide(struct mc_fetcher *f, struct job *j)
 				return false;
 			}
 			j->restarted = true;
+			mc_log_info(
+			        "fetch",
+			        "%.12s…: the server ignored Range (HTTP 200 "
+			        "for bytes %" PRId64 "-); downloading from "
+			        "the start",
+			        j->sha, j->offset);
 			j->offset = 0;
 			pthread_mutex_lock(&f->lock);
 			j->have = 0;
@@ -692,9 +698,9 @@ static void upload_finished(struct mc_fetcher *f, struct upload *u,
 /* ---- starting ---- */
 
 /*
- * Start the download of j (lock held).  A part that already holds every
- * byte is committed without asking the server.  Returns false when the
- * job could not start (it has been failed or finished instead).
+ * Start the download of j (lock held), from the end of its part file if
+ * there is one.  Returns false when the job could not start (it has been
+ * failed instead, with an event).
  */
 static bool job_start(struct mc_fetcher *f, struct job *j)
 {

@@ -249,6 +249,9 @@ static unsigned char *serve(struct fixture *fx, size_t len, uint32_t seed,
 
 /* Replace the server's fault rules (JSON text), atomically. */
 static void set_faults(struct fixture *fx, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
+
+static void set_faults(struct fixture *fx, const char *fmt, ...)
 {
 	char tmp[160], text[2048];
 	va_list ap;
