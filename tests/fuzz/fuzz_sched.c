@@ -63,8 +63,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	        4102444800000LL};
 	const char *tags[] = {"nha-an", "lo-gieng"};
 	struct mc_who who = {"pi-1", "cua-lo", tags, 2};
-	struct mc_sched_opts synced = {true, NULL, NULL};
-	struct mc_sched_opts unsynced = {false, half_ready, NULL};
+	struct mc_sched_opts synced = {.clock_synced = true};
+	struct mc_sched_opts unsynced = {.ready = half_ready};
 	struct mc_manifest *m = NULL;
 	struct mc_sched *s = NULL;
 	struct mc_error err;
