@@ -133,7 +133,20 @@ class KillDuringDownload(PlayerTest):
                 return 0
             return n if n >= 1024 * 1024 else 0
         wait_for(part_size, 20, "1 MiB of the big asset in %s" % part)
+        # Meanwhile the new manifest takes effect item by item: the small
+        # image plays already, and the state says what is outstanding.
+        r.wait_start(5, content=doc["content"][0]["id"],
+                     entry="e-screen-v1")
+        st = wait_for(lambda: [x for _, x in r.ctl.states
+                               if x.get("sync") == "syncing"
+                               and x.get("items_outstanding", 0) >= 1
+                               and x.get("bytes_outstanding", 0) > 0], 5,
+                      "a state saying what is still to download")[0]
+        self.assertLessEqual(st["bytes_outstanding"], self.SIZE + 2048)
+        self.assertEqual(st.get("applied_version", 0), 0)
         self.assertEqual(r.kill_player(), -9)
+        t_kill = now_ms()
+        before_kill = r.starts()
         have = os.path.getsize(part)
         self.assertGreater(have, 0)
         self.assertLess(have, self.SIZE)
@@ -165,6 +178,22 @@ class KillDuringDownload(PlayerTest):
         self.assertFalse(os.path.exists(part))
         self.assertTrue(os.path.exists(
             os.path.join(r.cache_dir, "blobs", big["sha256"])))
+
+        # Proof of play survived the kill: every play before it has its
+        # record, the ones cut by the kill marked interrupted.
+        from player.test_broker_down import match_records
+
+        def all_there():
+            recs, _ = r.ctl.record_list()
+            pairs, lonely, _ = match_records(before_kill, recs)
+            return not lonely and pairs
+        pairs = wait_for(all_there, 20, "records of every play before "
+                         "the kill")
+        for ch in ("screen", "speaker"):
+            last = [rec for s, rec in pairs if s["channel"] == ch][-1:]
+            for rec in last:
+                self.assertFalse(rec.get("completed", True), rec)
+                self.assertLessEqual(rec["end_ms"], now_ms())
 
 
 if __name__ == "__main__":
