@@ -183,7 +183,8 @@ class Commands(PlayerTest):
                  "the started ack")
         time.sleep(max(0, (start_at - now_ms()) / 1000.0) + 5.5)
         during = [s for s in r.starts(start_at + 100) if s.get("entry")]
-        h = r.ctl.last_health()
+        during_h = [x for x in r.ctl.healths()
+                    if x["at_ms"] > start_at + 200]
         t = now_ms()
         r.alert("al-take", 2, clear=True)
         wait_for(lambda: r.outputs("alert_end", t), 5, "the alert's end")
@@ -196,6 +197,8 @@ class Commands(PlayerTest):
                if x.get("content") and not x["completed"]
                and x["t_ms"] < start_at + 1000]
         self.assertTrue(cut, "nothing was interrupted by the alert")
+        self.assertTrue(during_h, "no health during the alert")
+        h = during_h[-1]
         self.assertEqual(h["playing"]["screen"].get("reason"), "alert", h)
 
 
