@@ -839,6 +839,7 @@ static void alert_end(struct mc_player *p, const char *why)
 
 	if (aa->started)
 		outputs_alert(p, NULL, aa->a.id, aa->a.seq);
+	mc_timeline_alert(p->tl, NULL, 0); /* the schedule resumes */
 	mc_log_info("alert", "%s seq %" PRId64 " ended: %s", aa->a.id,
 	            aa->a.seq, why);
 	mc_alert_clear(&aa->a);
@@ -863,6 +864,7 @@ static void alert_start(struct mc_player *p, int64_t now)
 	n = outputs_alert(p, &shown, aa->a.id, aa->a.seq);
 	if (n) {
 		aa->started = true;
+		mc_timeline_alert(p->tl, aa->a.id, start);
 		mc_log_info("alert",
 		            "%s seq %" PRId64 " (%s) started on %zu "
 		            "output%s: %s",
@@ -949,8 +951,10 @@ static void alert_accept(struct mc_player *p, struct mc_alert *a, bool resumed,
 		mc_log_info("alert",
 		            "%s seq %" PRId64 " replaces %s seq %" PRId64,
 		            a->id, a->seq, aa->a.id, aa->a.seq);
-		if (aa->started && later)
+		if (aa->started && later) {
 			outputs_alert(p, NULL, aa->a.id, aa->a.seq);
+			mc_timeline_alert(p->tl, NULL, 0);
+		}
 		mc_alert_clear(&aa->a);
 	}
 	aa->a = *a;

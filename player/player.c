@@ -476,10 +476,12 @@ int mc_player_run(struct mc_player *p)
 			check_clock(p);
 			p->next_clock_ms = mono + CLOCK_CHECK_MS;
 		}
-		t = mc_timeline_tick(p->tl, now, p->clock_synced);
-		wake = min64(wake, mono + (t - now));
+		/* Alerts first: one starting now holds the channels before
+		 * the timeline decides what they play. */
 		t = mc_control_tick(p, now);
 		wake = min64(wake, t == INT64_MAX ? wake : mono + (t - now));
+		t = mc_timeline_tick(p->tl, now, p->clock_synced);
+		wake = min64(wake, mono + (t - now));
 		if (mono >= p->next_health_ms) {
 			publish_health(p);
 			p->next_health_ms =

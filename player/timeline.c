@@ -45,9 +45,12 @@ struct mc_timeline {
 	struct mc_manifest *pending_m; /* syncing; takes effect item by item */
 	struct mc_sched *pending_s;
 	struct chan ch[MC_CH_COUNT];
-	struct mc_who who; /* this node, for targets */
-	int64_t last_wall; /* previous tick's wall clock, 0 = none */
-	int64_t last_mono; /* and its monotonic clock */
+	struct mc_who who;  /* this node, for targets */
+	char *alert;        /* id of the alert holding the channels, or
+	                     * NULL */
+	int64_t alert_from; /* when it takes them */
+	int64_t last_wall;  /* previous tick's wall clock, 0 = none */
+	int64_t last_mono;  /* and its monotonic clock */
 };
 
 /* What a channel should play, as decided by one evaluation. */
@@ -467,6 +470,7 @@ void mc_timeline_free(struct mc_timeline *tl)
 	mc_manifest_free(tl->applied_m);
 	mc_sched_free(tl->pending_s);
 	mc_manifest_free(tl->pending_m);
+	free(tl->alert);
 	free(tl);
 }
 
@@ -553,6 +557,14 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 
 		if (!tl->d.out[ch])
 			continue;
+		if (tl->alert && now >= tl->alert_from) {
+			/* The alert holds the channel: nothing scheduled. */
+			stop_chan(tl, ch, now);
+			c->reason = "alert";
+			continue;
+		}
+		if (tl->alert && tl->alert_from < next)
+			next = tl->alert_from;
 		if (stepped_forward && clock_synced) {
 			catch_up(tl, ch, tl->applied_m, tl->applied_s,
 			         tl->last_wall, now);
@@ -582,6 +594,14 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 	tl->last_wall = now;
 	tl->last_mono = mono;
 	return next;
+}
+
+void mc_timeline_alert(struct mc_timeline *tl, const char *alert_id,
+                       int64_t from_ms)
+{
+	MC_FREE(tl->alert);
+	tl->alert = mc_strdup(alert_id);
+	tl->alert_from = from_ms;
 }
 
 void mc_timeline_set_volume(struct mc_timeline *tl, int percent)

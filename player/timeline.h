@@ -78,6 +78,16 @@ const struct mc_manifest *mc_timeline_pending(const struct mc_timeline *tl);
 int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now_ms,
                          bool clock_synced);
 
+/*
+ * An urgent alert takes every channel from from_ms on: what plays stops
+ * there (interrupted) and nothing scheduled starts until the alert ends
+ * (alert_id NULL), after which the schedule resumes where it stands.  The
+ * alert itself is shown by the outputs (control.c); health reports the
+ * channels as playing "alert".
+ */
+void mc_timeline_alert(struct mc_timeline *tl, const char *alert_id,
+                       int64_t from_ms);
+
 /* Set the channel volume (percent) and tell the outputs. */
 void mc_timeline_set_volume(struct mc_timeline *tl, int percent);
 
