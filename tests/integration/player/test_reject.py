@@ -153,5 +153,72 @@ class BadPointers(PlayerTest):
         r.assert_player_alive()
 
 
+class BadMessages(PlayerTest):
+    """Commands, alerts and proof-of-play acknowledgements that are
+    malformed, unsigned, forged, expired, relabelled or misaddressed are
+    refused with an error in health; the node runs none of them and keeps
+    playing."""
+
+    def test_bad_commands_alerts_and_acks(self):
+        r = self.rig
+        first_sync(self, r)
+        other = r.keygen("intruder")
+        now = now_ms()
+        cmd = {"v": 1, "id": "c-bad", "node": r.node, "action": "volume",
+               "volume": 5, "issued_ms": now - 1000,
+               "expires_ms": now + 60000}
+        expired = dict(cmd, id="c-old", issued_ms=now - 7200000,
+                       expires_ms=now - 3600000)
+        alert = {"v": 1, "id": "al-x", "seq": 1, "level": "danger",
+                 "text": "Giả mạo", "start_at_ms": now,
+                 "issued_ms": now - 1000, "expires_ms": now + 600000}
+        forged = json.loads(r.sign("alert", alert))
+        forged["body"] = forged["body"].replace("Giả mạo", "Sơ tán")
+        topic = "minecast/v1/node/%s/" % r.node
+        since = time.time()
+        sends = [
+            (topic + "cmd", "not json at all"),
+            (topic + "cmd", r.sign("command", cmd, key=other)),
+            (topic + "cmd", r.sign("command", expired)),
+            (topic + "cmd", json.dumps(cmd)),
+            ("minecast/v1/alert/al-x", json.dumps(forged)),
+            ("minecast/v1/alert/al-y", r.sign("alert", alert)),
+            (topic + "pop/ack", '{"v":1,"node":'),
+            (topic + "pop/ack", json.dumps({"v": 1, "node": "pi-other-9",
+                                            "batch": "b1", "ids": []})),
+        ]
+        for t, payload in sends:
+            r.ctl.publish(t, payload.encode())
+        # (what health must say, for each refusal above)
+        wants = ["envelope: not valid JSON", "not a trusted key",
+                 "expired at", "format: missing", "does not verify",
+                 "names alert 'al-x'", "pop_ack: line 1", "pi-other-9"]
+
+        def matched(h):
+            errs = list(h.get("errors", []))
+            for w in wants:
+                hit = [e for e in errs if w in e]
+                if not hit:
+                    return False
+                errs.remove(hit[0])
+            return True
+        r.wait_health(matched, 20, "an error in health for every bad "
+                      "message", since=since)
+        r.assert_player_alive()
+        # None ran: no volume change, no alert shown; the expired
+        # command is answered "rejected", the forged ones are not.
+        self.assertEqual(r.outputs("volume", now), [])
+        self.assertEqual(r.outputs("alert", now), [])
+        res = wait_for(lambda: r.ctl.result("c-old"), 5,
+                       "the expired command's result")
+        self.assertFalse(res[0]["ok"])
+        self.assertIn("expired", res[0]["message"])
+        self.assertEqual(r.ctl.result("c-bad"), [])
+        acks = [a for a in r.ctl.acks("al-y") if a["status"] == "rejected"]
+        self.assertTrue(acks and "relabelled" in acks[0]["reason"], acks)
+        t = now_ms()
+        r.wait_start(6, t, content=lambda c: c.startswith("img-v1-"))
+
+
 if __name__ == "__main__":
     unittest.main()
