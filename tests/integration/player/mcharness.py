@@ -714,9 +714,11 @@ class Rig:
                              else "%s = %s\n" % (k, v))
         return self.conf
 
-    def start_player(self, env=None):
+    def start_player(self, env=None, wrapper=None):
         """Start the player (config written before); stderr goes to
-        player-N.log in the scratch directory."""
+        player-N.log in the scratch directory.  wrapper: argv run in
+        front of the player's own (it must exec the player, so that the
+        process started is the player), e.g. unshare and a mount."""
         if self.player is not None and self.player.poll() is None:
             raise AssertionError("the player already runs")
         if not os.path.exists(self.conf):
@@ -730,7 +732,8 @@ class Rig:
         e.update(env or {})
         log = open(self.player_log, "ab")
         self.player = subprocess.Popen(
-            [player_bin(), "--config", self.conf], stdout=log, stderr=log,
+            list(wrapper or []) + [player_bin(), "--config", self.conf],
+            stdout=log, stderr=log,
             stdin=subprocess.DEVNULL, env=e, cwd=self.dir)
         log.close()
         return self.player
