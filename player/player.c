@@ -72,7 +72,7 @@ static char *state_json(struct mc_player *p, bool online)
 	s.sync = (char *)mc_sync_status(p);
 	s.items_outstanding =
 	        (int64_t)p->sync.n_assets + (p->sync.manifest_wanted ? 1 : 0);
-	s.bytes_outstanding = p->sync.bytes_left;
+	s.bytes_outstanding = mc_sync_bytes_left(p);
 	s.at_ms = mc_now_ms();
 	s.software = "minecast-player " MC_VERSION;
 	return mc_state_dump(&s);
@@ -114,7 +114,7 @@ static void publish_health(struct mc_player *p)
 	h.applied_version = p->st.applied.version;
 	h.items_outstanding =
 	        (int64_t)p->sync.n_assets + (p->sync.manifest_wanted ? 1 : 0);
-	h.bytes_outstanding = p->sync.bytes_left;
+	h.bytes_outstanding = mc_sync_bytes_left(p);
 	mc_timeline_playing(p->tl, h.playing);
 	h.errors = p->errors;
 	h.n_errors = p->n_errors;

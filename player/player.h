@@ -131,6 +131,10 @@ size_t mc_sync_resync(struct mc_player *p);
 /* Delete cache blobs no manifest of ours needs, under the quota. */
 void mc_sync_gc(struct mc_player *p, bool force);
 
+/* Bytes still to download: the manifest while it is wanted, then its
+ * assets. */
+int64_t mc_sync_bytes_left(const struct mc_player *p);
+
 /* "idle", "syncing" or "error". */
 const char *mc_sync_status(const struct mc_player *p);
 

@@ -390,6 +390,14 @@ void mc_sync_pointer(struct mc_player *p, const char *payload, size_t len)
 	                    ptr.manifest_size, ptr.manifest_url);
 	mc_timeline_set_pending(p->tl, NULL, NULL);
 	save_state(p);
+	{
+		/* Downloads for a manifest no longer wanted stop now, and
+		 * their part files go: a full disk must not stay full. */
+		const char *keep[] = {p->st.pending.sha256};
+
+		mc_fetcher_retain(p->fetch, keep, 1);
+		mc_sync_gc(p, false);
+	}
 	if (mc_cache_has(p->cache, ptr.manifest_sha256, ptr.manifest_size))
 		manifest_ready(p);
 	else
@@ -405,6 +413,10 @@ void mc_sync_fetched(struct mc_player *p, const struct mc_event *ev)
 	if (ev->rc != MC_OK) {
 		mc_player_error(p, "fetch", "%s: %s", short_sha(ev->sha256, b),
 		                ev->text ? ev->text : mc_strerror(ev->rc));
+		/* Out of space: drop every file no manifest of ours needs,
+		 * whatever the quota says, before the next attempt. */
+		if (ev->text && strstr(ev->text, "disk full"))
+			mc_sync_gc(p, true);
 		p->sync.failed = true;
 		p->state_dirty = true;
 		return;
@@ -527,6 +539,12 @@ void mc_sync_gc(struct mc_player *p, bool force)
 		            "manifest needs",
 		            freed);
 	free(keep);
+}
+
+int64_t mc_sync_bytes_left(const struct mc_player *p)
+{
+	return p->sync.bytes_left +
+	       (p->sync.manifest_wanted ? p->st.pending.size : 0);
 }
 
 const char *mc_sync_status(const struct mc_player *p)
