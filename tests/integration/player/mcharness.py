@@ -457,7 +457,7 @@ class Rig:
 
     def __init__(self, test, node="pi-test-01", site="site-a"):
         if not BUILD_DIR or not SCRATCH_DIR:
-            raise unittest.SkipTest("MC_BUILD_DIR and MC_SCRATCH_DIR are "
+            raise AssertionError("MC_BUILD_DIR and MC_SCRATCH_DIR are "
                                     "not set; run through the "
                                     "tests/integration/40-player-*.sh "
                                     "wrappers (docs/testing.md)")
