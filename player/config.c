@@ -165,6 +165,41 @@ static const struct key_def keys[] = {
         {"channels", "volume", K_INT, OFF(volume), false, false, 0, 100,
          "a percentage, 0 to 100"},
 
+        {"screen", "width", K_INT, OFF(screen_width), false, false, 0, 7680,
+         "pixels, 0 for the display's own mode"},
+        {"screen", "height", K_INT, OFF(screen_height), false, false, 0, 4320,
+         "pixels, 0 for the display's own mode"},
+        {"screen", "rotation", K_INT, OFF(rotation), false, false, 0, 270,
+         "0, 90, 180 or 270 degrees"},
+        {"screen", "driver", K_STR, OFF(video_driver), false, false, 0, 0,
+         "auto, kmsdrm, x11, wayland or offscreen"},
+        {"screen", "font", K_PATH, OFF(font), false, false, 0, 0,
+         "a font file such as /usr/share/fonts/truetype/noto/"
+         "NotoSans-Bold.ttf"},
+        {"screen", "crossfade", K_DUR_MS, OFF(crossfade_ms), false, false, 0,
+         5000, "a duration such as 600ms"},
+        {"screen", "ticker_speed", K_INT, OFF(ticker_speed), false, false, 10,
+         2000, "pixels per second, 10 to 2000"},
+        {"screen", "banner", K_BOOL, OFF(banner), false, false, 0, 0,
+         "yes or no"},
+
+        {"audio", "device", K_STR, OFF(audio_device), false, false, 0, 0,
+         "an ALSA device such as default or hw:0,0"},
+        {"audio", "sink", K_STR, OFF(audio_sink), false, false, 0, 0,
+         "alsa, fake or file:PATH"},
+        {"audio", "clock", K_STR, OFF(audio_clock), false, false, 0, 0,
+         "realtime or net:HOST:PORT"},
+        {"audio", "preroll", K_DUR_MS, OFF(preroll_ms), false, false, 100,
+         60000, "a duration such as 1500ms"},
+        {"audio", "voice", K_STR, OFF(voice), false, false, 0, 0,
+         "an espeak-ng voice such as vi"},
+        {"audio", "tone", K_PATH, OFF(tone_file), false, true, 0, 0,
+         "an audio file played before alerts"},
+        {"audio", "amp_lead", K_DUR_MS, OFF(amp_lead_ms), false, false, 0,
+         60000, "a duration such as 2s"},
+        {"audio", "amp_idle", K_DUR_MS, OFF(amp_idle_ms), false, false, 0,
+         3600000, "a duration such as 60s"},
+
         {"keys", "trusted", K_TRUSTED, OFF(trusted_key_files), true, false, 0,
          0, "a public key file such as /etc/minecast/keys/controller.pub"},
 
@@ -200,9 +235,9 @@ static const struct key_def keys[] = {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = {"node",     "mqtt", "http",  "cache",
-                                       "channels", "keys", "hooks", "health",
-                                       "clock",    "pop",  "log"};
+static const char *const sections[] = {
+        "node", "mqtt",  "http",   "cache", "channels", "screen", "audio",
+        "keys", "hooks", "health", "clock", "pop",      "log"};
 
 /* Output backends compiled in; kept in step with player/outputs/. */
 static const char *const outputs[] = {"log"};
@@ -1505,9 +1540,24 @@ static enum mc_err set_defaults(struct mc_player_config *cfg)
 	cfg->proc_root = strdup("/proc");
 	cfg->sys_root = strdup("/sys");
 	cfg->clock_sync = strdup("auto");
+	cfg->rotation = 0;
+	cfg->video_driver = strdup("auto");
+	cfg->font = strdup("/usr/share/fonts/truetype/noto/NotoSans-Bold.ttf");
+	cfg->crossfade_ms = 600;
+	cfg->ticker_speed = 120;
+	cfg->banner = true;
+	cfg->audio_device = strdup("default");
+	cfg->audio_sink = strdup("alsa");
+	cfg->audio_clock = strdup("realtime");
+	cfg->preroll_ms = 1500;
+	cfg->voice = strdup("vi");
+	cfg->amp_lead_ms = 2000;
+	cfg->amp_idle_ms = 60000;
 	if (!cfg->cache_dir || !cfg->state_dir || !cfg->screen_output ||
 	    !cfg->speaker_output || !cfg->proc_root || !cfg->sys_root ||
-	    !cfg->clock_sync)
+	    !cfg->clock_sync || !cfg->video_driver || !cfg->font ||
+	    !cfg->audio_device || !cfg->audio_sink || !cfg->audio_clock ||
+	    !cfg->voice)
 		return MC_ERR_NOMEM;
 	return MC_OK;
 }
@@ -1578,6 +1628,25 @@ static void finish(struct ctx *c)
 		        "reconnect_min (%d ms) is above reconnect_max (%d ms); "
 		        "the first delay must not exceed the ceiling",
 		        cfg->reconnect_min_ms, cfg->reconnect_max_ms);
+	if (cfg->rotation % 90 != 0)
+		problem(c, MC_ERR_RANGE,
+		        c->seen[key_index("screen", "rotation")], "screen",
+		        "rotation",
+		        "%d is not a quarter turn; use 0, 90, 180 or 270",
+		        cfg->rotation);
+	if (strcmp(cfg->audio_sink, "alsa") != 0 &&
+	    strcmp(cfg->audio_sink, "fake") != 0 &&
+	    strncmp(cfg->audio_sink, "file:", 5) != 0)
+		problem(c, MC_ERR_RANGE, c->seen[key_index("audio", "sink")],
+		        "audio", "sink",
+		        "'%.40s' is not a sink; use alsa, fake or file:PATH",
+		        cfg->audio_sink);
+	if (strcmp(cfg->audio_clock, "realtime") != 0 &&
+	    strncmp(cfg->audio_clock, "net:", 4) != 0)
+		problem(c, MC_ERR_RANGE, c->seen[key_index("audio", "clock")],
+		        "audio", "clock",
+		        "'%.40s' is not a clock; use realtime or net:HOST:PORT",
+		        cfg->audio_clock);
 	if (!cfg->username && cfg->node_id) {
 		cfg->username = strdup(cfg->node_id);
 		if (!cfg->username)
@@ -1769,6 +1838,13 @@ void mc_config_free(struct mc_player_config *cfg)
 	free(cfg->http_ca_file);
 	free(cfg->cache_dir);
 	free(cfg->state_dir);
+	free(cfg->video_driver);
+	free(cfg->font);
+	free(cfg->audio_device);
+	free(cfg->audio_sink);
+	free(cfg->audio_clock);
+	free(cfg->voice);
+	free(cfg->tone_file);
 	free(cfg->screen_output);
 	free(cfg->speaker_output);
 	free(cfg->log_output_file);

@@ -72,6 +72,31 @@ struct mc_player_config {
 	char *speaker_output;  /* backend name: "log" (more later) */
 	char *log_output_file; /* log backend: file, NULL = stdout */
 
+	/* [screen] (the sdl output) */
+	int screen_width;   /* pixels; 0 = the display's own mode */
+	int screen_height;  /* pixels; 0 = the display's own mode */
+	int rotation;       /* 0, 90, 180 or 270 (portrait screens) */
+	char *video_driver; /* "auto", "kmsdrm", "x11", "wayland",
+	                     * "offscreen" */
+	char *font;         /* default font file for slogans */
+	int crossfade_ms;   /* length of a crossfade transition */
+	int ticker_speed;   /* ticker scroll speed, pixels/second */
+	bool banner;        /* "now broadcasting" banner during
+	                     * speaker bulletins */
+
+	/* [audio] (the gstreamer and vlc outputs) */
+	char *audio_device; /* ALSA device, default "default" */
+	char *audio_sink;   /* "alsa", "fake", or "file:PATH" (tests:
+	                     * decoded audio written as WAV) */
+	char *audio_clock;  /* "realtime" (NTP/PTP-synchronised system
+	                     * clock) or "net:HOST:PORT" (a GStreamer
+	                     * network clock served by the controller) */
+	int preroll_ms;     /* prepare at-time audio this early */
+	char *voice;        /* espeak-ng voice for alerts, "vi" */
+	char *tone_file;    /* attention tone; NULL = built-in tone */
+	int amp_lead_ms;    /* amplifier on this long before audio */
+	int amp_idle_ms;    /* amplifier off after this much silence */
+
 	/* [keys] */
 	char **trusted_key_files; /* "trusted =" may repeat */
 	size_t n_trusted_key_files;

@@ -346,6 +346,15 @@ static bool same_play(const struct chan *c, const struct want *w)
 	return true;
 }
 
+/* Tell the screen's output what the speaker broadcasts (NULL: nothing). */
+static void banner(struct mc_timeline *tl, const char *text)
+{
+	struct mc_output *o = tl->d.out[MC_CH_SCREEN];
+
+	if (o && o->ops->banner)
+		o->ops->banner(o, text);
+}
+
 static void stop_chan(struct mc_timeline *tl, enum mc_channel ch, int64_t now)
 {
 	struct chan *c = &tl->ch[ch];
@@ -357,6 +366,8 @@ static void stop_chan(struct mc_timeline *tl, enum mc_channel ch, int64_t now)
 		return;
 	if (o && o->ops->stop)
 		o->ops->stop(o, ch, completed);
+	if (ch == MC_CH_SPEAKER && c->kind == MC_NOW_SCHEDULED && c->content)
+		banner(tl, NULL);
 	if (c->pop_id[0] && tl->d.outbox &&
 	    mc_outbox_end(tl->d.outbox, c->pop_id, now, completed, &err) !=
 	            MC_OK)
@@ -387,7 +398,7 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 {
 	struct chan *c = &tl->ch[ch];
 	struct mc_output *o = tl->d.out[ch];
-	char path[4096];
+	char path[4096], bg_path[4096];
 	struct mc_play p = {0};
 	struct mc_error err = {0};
 
@@ -406,6 +417,15 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 	if (w->content && w->content->has_asset)
 		p.path = mc_cache_path(tl->d.cache, w->content->asset.sha256,
 		                       path, sizeof(path));
+	if (w->content && w->content->type == MC_CONTENT_SLOGAN &&
+	    w->content->style.bg_image) {
+		const struct mc_content *bg =
+		        mc_manifest_content(w->m, w->content->style.bg_image);
+
+		if (bg && bg->has_asset)
+			p.bg_path = mc_cache_path(tl->d.cache, bg->asset.sha256,
+			                          bg_path, sizeof(bg_path));
+	}
 	if (o->ops->start(o, &p, &err) != MC_OK)
 		mc_log_error("output", "%s: cannot start %s: %s",
 		             mc_channel_name(ch),
@@ -438,6 +458,9 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 			             w->content->id, err.msg);
 		}
 	}
+	if (ch == MC_CH_SPEAKER && w->kind == MC_NOW_SCHEDULED && w->content)
+		banner(tl,
+		       w->content->name ? w->content->name : w->content->id);
 	mark_fired(tl, w, now);
 	mc_log_debug("timeline", "%s: %s %s (%s)", mc_channel_name(ch),
 	             w->entry ? w->entry->id : "-",

@@ -28,6 +28,8 @@ struct mc_play {
 	enum mc_channel channel;
 	const struct mc_content *content; /* borrowed from the manifest */
 	const char *path;     /* verified cache file; NULL for text */
+	const char *bg_path;  /* slogan: its background image's cache
+	                       * file, or NULL */
 	const char *text;     /* resolved text (templates applied) */
 	const char *entry_id; /* NULL for fallback */
 	int64_t start_ms;     /* wall-clock instant it should start */
@@ -77,6 +79,13 @@ struct mc_output_ops {
 	 * (interrupted).
 	 */
 	void (*stop)(struct mc_output *o, enum mc_channel ch, bool completed);
+
+	/*
+	 * The speaker channel started a bulletin (text: its name) or ended
+	 * it (NULL): a screen shows a "now broadcasting" banner meanwhile.
+	 * Called on the screen's output.  NULL = no banner.
+	 */
+	void (*banner)(struct mc_output *o, const char *text);
 
 	/* Master volume, percent.  NULL = not applicable. */
 	void (*set_volume)(struct mc_output *o, int percent);

@@ -820,6 +820,15 @@ static void test_reject_words(void **state)
 	           ":12: [log] level: ",
 	           "'verbose' is not a log level; use error, warn, info or "
 	           "debug");
+	expect_one(BASE "[screen]\nrotation = 45\n", MC_ERR_RANGE,
+	           ":12: [screen] rotation: ",
+	           "45 is not a quarter turn; use 0, 90, 180 or 270");
+	expect_one(BASE "[audio]\nsink = pulse\n", MC_ERR_RANGE,
+	           ":12: [audio] sink: ",
+	           "'pulse' is not a sink; use alsa, fake or file:PATH");
+	expect_one(BASE "[audio]\nclock = ptp\n", MC_ERR_RANGE,
+	           ":12: [audio] clock: ",
+	           "'ptp' is not a clock; use realtime or net:HOST:PORT");
 	/* Long values are cut when quoted back. */
 	expect_one(BASE
 	           "[log]\nlevel = "
