@@ -9,12 +9,14 @@
 #include "minecast/log.h"
 
 #include "player.h"
+#include "render/render.h"
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 	        "Usage: minecast-player [--config FILE] [--log-level LEVEL]\n"
 	        "       minecast-player --check-config FILE\n"
+	        "       minecast-player render --help   (draw one frame to a PNG)\n"
 	        "\n"
 	        "The minecast node daemon: keeps this screen and loudspeaker "
 	        "playing the\n"
@@ -54,6 +56,9 @@ int main(int argc, char **argv)
 	struct mc_player *p;
 	struct mc_error err = {0};
 
+	/* The render subcommand draws one frame and needs no daemon. */
+	if (argc > 1 && strcmp(argv[1], "render") == 0)
+		return mc_render_main(argc - 1, argv + 1);
 	while ((c = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
