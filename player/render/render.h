@@ -27,7 +27,9 @@
 struct mc_render_opts {
 	int width;          /* frame size in pixels */
 	int height;
-	const char *font;   /* default font file (slogans may name another) */
+	const char *font;   /* default font file (slogans may name another);
+	                     * NULL = no text at all: images and colours
+	                     * only, for a node whose font is missing */
 	const char *node;   /* node id, for the built-in screen */
 };
 
