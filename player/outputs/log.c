@@ -4,9 +4,10 @@
  *
  * Tests and benchmarks read these lines to see exactly what a node played
  * and when; on a real node it is a cheap stand-in for a channel without
- * hardware.  Its screenshot is a small PNG card naming what the screen
- * channel would show, drawn with SDL2_ttf and saved with SDL2_image, so
- * that the screenshot command has a real picture to upload.
+ * hardware.  Its screenshot is the frame the screen channel would show,
+ * drawn by the render module (render/render.h) exactly as a real screen
+ * draws it (at [screen] width x height, else 480x270), so that the
+ * screenshot command has a real picture to upload.
  *
  * Line format (keys sorted): {"channel":"screen","content":"slogan-1",
  * "end_ms":...,"entry":"e-1","event":"start","fallback":false,
@@ -16,32 +17,55 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <SDL2/SDL.h>
-#include <SDL2/SDL_image.h>
-#include <SDL2/SDL_ttf.h>
 #include <jansson.h>
 
 #include "minecast/codec.h"
 #include "minecast/log.h"
 #include "minecast/util.h"
 
+#include "../render/render.h"
 #include "output.h"
 
-#define CARD_W    480
-#define CARD_H    270
-#define CARD_FONT "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf"
+/* Screenshot size when [screen] gives none. */
+#define SHOT_W 480
+#define SHOT_H 270
 
 struct log_out {
 	FILE *f;                /* where lines go */
 	bool own_f;             /* f was opened here (not stdout) */
-	char *node;             /* for the screenshot card */
+	char *node;             /* for the built-in screen */
 	char *now[MC_CH_COUNT]; /* content id playing per channel, or NULL */
-	char *text;             /* screen text playing, for the card */
-	uint32_t bg;            /* screen slogan background, for the card */
 	char *identify;         /* identify text while shown */
+	/* What the screen channel shows, copied (the manifest it came
+	 * from may be replaced before a screenshot is asked for). */
+	bool shot_on;                    /* a screen item is playing */
+	struct mc_content shot;          /* its content: id, type, style, fit */
+	char *shot_text;                 /* its resolved text */
+	char *shot_path;                 /* its file, or NULL */
+	char *shot_bg_path;              /* its background image, or NULL */
+	char *shot_reason;               /* why it plays */
+	bool alert_on;                   /* an alert holds the screen */
+	enum mc_alert_level alert_level; /* its level */
+	char *alert_text;                /* its text */
+	struct mc_render *render;        /* made at the first screenshot */
+	int shot_w, shot_h;              /* the frame size */
+	char *font;                      /* [screen] font */
 };
+
+/* Forget the copied screen item. */
+static void shot_clear(struct log_out *lo)
+{
+	MC_FREE(lo->shot.id);
+	MC_FREE(lo->shot.style.font);
+	MC_FREE(lo->shot_text);
+	MC_FREE(lo->shot_path);
+	MC_FREE(lo->shot_bg_path);
+	MC_FREE(lo->shot_reason);
+	memset(&lo->shot, 0, sizeof(lo->shot));
+	lo->shot_on = false;
+}
 
 /* Write one event line; fields is consumed. */
 static void emit(struct log_out *lo, const char *event, json_t *fields)
@@ -79,7 +103,15 @@ static enum mc_err log_init(struct mc_output *o,
 		lo->own_f = true;
 	}
 	lo->node = mc_strdup(cfg->node_id);
-	lo->bg = 0x202020;
+	lo->font = mc_strdup(cfg->font);
+	lo->shot_w = cfg->screen_width > 0 ? cfg->screen_width : SHOT_W;
+	lo->shot_h = cfg->screen_height > 0 ? cfg->screen_height : SHOT_H;
+	if (cfg->rotation == 90 || cfg->rotation == 270) {
+		int t = lo->shot_w;
+
+		lo->shot_w = lo->shot_h;
+		lo->shot_h = t;
+	}
 	o->priv = lo;
 	return MC_OK;
 }
@@ -94,7 +126,10 @@ static void log_uninit(struct mc_output *o)
 		fclose(lo->f);
 	for (int ch = 0; ch < MC_CH_COUNT; ch++)
 		free(lo->now[ch]);
-	free(lo->text);
+	shot_clear(lo);
+	free(lo->alert_text);
+	mc_render_free(lo->render);
+	free(lo->font);
 	free(lo->node);
 	free(lo->identify);
 	free(lo);
@@ -121,11 +156,23 @@ static enum mc_err log_start(struct mc_output *o, const struct mc_play *p,
 	free(lo->now[p->channel]);
 	lo->now[p->channel] = mc_strdup(id);
 	if (p->channel == MC_CH_SCREEN) {
-		free(lo->text);
-		lo->text = mc_strdup(p->text);
-		lo->bg = p->content && p->content->type == MC_CONTENT_SLOGAN
-		                 ? p->content->style.bg
-		                 : 0x202020;
+		shot_clear(lo);
+		lo->shot_reason = mc_strdup(p->reason);
+		if (p->content) {
+			lo->shot = *p->content;
+			lo->shot.id = mc_strdup(p->content->id);
+			lo->shot.name = NULL;
+			lo->shot.text = NULL;
+			lo->shot.style.font = mc_strdup(p->content->style.font);
+			lo->shot.style.bg_image = NULL;
+			lo->shot.has_asset = false;
+			memset(&lo->shot.asset, 0, sizeof(lo->shot.asset));
+			lo->shot_text =
+			        mc_strdup(p->text ? p->text : p->content->text);
+			lo->shot_path = mc_strdup(p->path);
+			lo->shot_bg_path = mc_strdup(p->bg_path);
+			lo->shot_on = true;
+		}
 	}
 	return MC_OK;
 }
@@ -138,6 +185,8 @@ static void log_stop(struct mc_output *o, enum mc_channel ch, bool completed)
 	     json_pack("{s:s, s:s?, s:b}", "channel", mc_channel_name(ch),
 	               "content", lo->now[ch], "completed", completed));
 	MC_FREE(lo->now[ch]);
+	if (ch == MC_CH_SCREEN)
+		shot_clear(lo);
 }
 
 static void log_set_volume(struct mc_output *o, int percent)
@@ -164,8 +213,14 @@ static enum mc_err log_alert(struct mc_output *o, const struct mc_alert *a,
 
 	if (!a) {
 		emit(lo, "alert_end", json_object());
+		lo->alert_on = false;
+		MC_FREE(lo->alert_text);
 		return MC_OK;
 	}
+	lo->alert_on = true;
+	lo->alert_level = a->level;
+	free(lo->alert_text);
+	lo->alert_text = mc_strdup(a->text);
 	emit(lo, "alert",
 	     json_pack("{ss sI ss ss si sI sI}", "alert", a->id, "seq",
 	               (json_int_t)a->seq, "level",
@@ -176,69 +231,67 @@ static enum mc_err log_alert(struct mc_output *o, const struct mc_alert *a,
 	return MC_OK;
 }
 
-/* Draw one line of text at y; a missing font just leaves the card plain. */
-static void card_line(SDL_Surface *card, TTF_Font *font, const char *text,
-                      int y)
+/* The renderer, made at the first screenshot; NULL after logging why. */
+static struct mc_render *shot_render(struct log_out *lo, struct mc_error *err)
 {
-	SDL_Color white = {255, 255, 255, 255};
-	SDL_Surface *s;
-	SDL_Rect at = {12, y, 0, 0};
+	struct mc_render_opts ro = {lo->shot_w, lo->shot_h, lo->font, lo->node};
 
-	if (!font || !text || !*text)
-		return;
-	s = TTF_RenderUTF8_Blended_Wrapped(font, text, white, CARD_W - 24);
-	if (!s)
-		return;
-	SDL_BlitSurface(s, NULL, card, &at);
-	SDL_FreeSurface(s);
+	if (lo->render)
+		return lo->render;
+	lo->render = mc_render_new(&ro, err);
+	if (!lo->render) {
+		/* Without the font the screen still shows images. */
+		mc_log_error("output", "log: screenshot: %s; text is left out",
+		             err->msg);
+		ro.font = NULL;
+		lo->render = mc_render_new(&ro, err);
+	}
+	return lo->render;
 }
 
 static enum mc_err log_screenshot(struct mc_output *o, unsigned char **png,
                                   size_t *len, struct mc_error *err)
 {
 	struct log_out *lo = o->priv;
-	char path[] = "/tmp/minecast-shot-XXXXXX";
-	SDL_Surface *card;
-	TTF_Font *font = NULL;
-	enum mc_err rc = MC_ERR_IO;
-	char *title;
-	int fd;
+	struct mc_render *r;
+	SDL_Surface *f = NULL;
+	enum mc_err rc;
 
 	*png = NULL;
 	*len = 0;
-	card = SDL_CreateRGBSurfaceWithFormat(0, CARD_W, CARD_H, 32,
-	                                      SDL_PIXELFORMAT_ARGB8888);
-	if (!card)
+	r = shot_render(lo, err);
+	if (!r)
+		return err->code ? err->code : MC_ERR_NOMEM;
+	if (lo->alert_on) {
+		struct mc_alert a = {0};
+
+		a.level = lo->alert_level;
+		a.text = lo->alert_text;
+		f = mc_render_alert(r, &a);
+	} else if (lo->shot_on) {
+		struct mc_play p = {0};
+		struct mc_error e2 = {0};
+
+		p.channel = MC_CH_SCREEN;
+		p.content = &lo->shot;
+		p.text = lo->shot_text;
+		p.path = lo->shot_path;
+		p.bg_path = lo->shot_bg_path;
+		p.reason = lo->shot_reason;
+		f = mc_render_play(r, &p, &e2);
+		if (!f)
+			mc_log_warn("output", "log: screenshot: %s", e2.msg);
+	}
+	if (!f)
+		f = mc_render_idle(r,
+		                   lo->shot_reason ? lo->shot_reason : "idle");
+	if (!f)
 		return mc_error_set(err, MC_ERR_NOMEM, "screenshot: %s",
 		                    SDL_GetError());
-	SDL_FillRect(card, NULL,
-	             SDL_MapRGB(card->format, (lo->bg >> 16) & 0xff,
-	                        (lo->bg >> 8) & 0xff, lo->bg & 0xff));
-	if (TTF_WasInit() || TTF_Init() == 0)
-		font = TTF_OpenFont(CARD_FONT, 18);
-	title = mc_printf("%s — %s", lo->node ? lo->node : "?",
-	                  lo->now[MC_CH_SCREEN] ? lo->now[MC_CH_SCREEN]
-	                                        : "(nothing)");
-	card_line(card, font, title, 12);
-	card_line(card, font, lo->identify ? lo->identify : lo->text, 48);
-	free(title);
-	if (font)
-		TTF_CloseFont(font);
-	fd = mkstemp(path);
-	if (fd < 0) {
-		mc_error_set(err, rc, "screenshot: %s", strerror(errno));
-		goto out;
-	}
-	close(fd);
-	if (IMG_SavePNG(card, path) != 0) {
-		mc_error_set(err, rc, "screenshot: %s", IMG_GetError());
-		goto out_unlink;
-	}
-	rc = mc_read_file(path, 16 * 1024 * 1024, (char **)png, len, err);
-out_unlink:
-	unlink(path);
-out:
-	SDL_FreeSurface(card);
+	if (lo->identify && !lo->alert_on)
+		mc_render_identify(r, f, lo->identify);
+	rc = mc_render_png(f, png, len, err);
+	SDL_FreeSurface(f);
 	return rc;
 }
 
