@@ -240,8 +240,8 @@ static const char *const sections[] = {
         "keys", "hooks", "health", "clock", "pop",      "log"};
 
 /* Output backends compiled in; kept in step with player/outputs/. */
-static const char *const outputs[] = {"log"};
-#define OUTPUTS_AVAILABLE "log"
+static const char *const outputs[] = {"log", "gstreamer"};
+#define OUTPUTS_AVAILABLE "log, gstreamer"
 
 /* State of one read. */
 struct ctx {

@@ -160,7 +160,7 @@ enum mc_err mc__amp_init(struct mc_amp *a, const struct mc_player_config *cfg,
  */
 void mc__amp_expect(struct mc_amp *a, int64_t now_ms, int64_t at_ms);
 
-/* Audio began (true) or ended (false) now. */
+/* Audio plays (true) or is silent (false) now; may repeat. */
 void mc__amp_playing(struct mc_amp *a, bool playing, int64_t now_ms);
 
 /*

@@ -4,9 +4,11 @@
 #include "output.h"
 
 extern const struct mc_output_ops mc_output_log;
+extern const struct mc_output_ops mc_output_gstreamer;
 
 const struct mc_output_ops *const mc_output_backends[] = {
         &mc_output_log,
+        &mc_output_gstreamer,
         NULL,
 };
 

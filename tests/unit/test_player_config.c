@@ -807,9 +807,9 @@ static void test_reject_words(void **state)
 	expect_one(BASE "[channels]\nscreen_output = sdl\n", MC_ERR_UNSUPPORTED,
 	           ":12: [channels] screen_output: ",
 	           "'sdl' is not built in; available: log");
-	expect_one(BASE "[channels]\nspeaker_output = gstreamer\n",
+	expect_one(BASE "[channels]\nspeaker_output = pulse\n",
 	           MC_ERR_UNSUPPORTED, ":12: [channels] speaker_output: ",
-	           "not built in; available: log");
+	           "'pulse' is not built in; available: log");
 	expect_one(BASE "[clock]\nsync = sometimes\n", MC_ERR_PARSE,
 	           ":12: [clock] sync: ",
 	           "'sometimes' is not a sync mode; use auto, yes, no or "
