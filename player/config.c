@@ -240,8 +240,8 @@ static const char *const sections[] = {
         "keys", "hooks", "health", "clock", "pop",      "log"};
 
 /* Output backends compiled in; kept in step with player/outputs/. */
-static const char *const outputs[] = {"log", "gstreamer"};
-#define OUTPUTS_AVAILABLE "log, gstreamer"
+static const char *const outputs[] = {"log", "gstreamer", "sdl"};
+#define OUTPUTS_AVAILABLE "log, gstreamer, sdl"
 
 /* State of one read. */
 struct ctx {

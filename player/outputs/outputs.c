@@ -5,10 +5,12 @@
 
 extern const struct mc_output_ops mc_output_log;
 extern const struct mc_output_ops mc_output_gstreamer;
+extern const struct mc_output_ops mc_output_sdl;
 
 const struct mc_output_ops *const mc_output_backends[] = {
         &mc_output_log,
         &mc_output_gstreamer,
+        &mc_output_sdl,
         NULL,
 };
 

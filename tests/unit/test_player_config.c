@@ -804,9 +804,9 @@ static void test_reject_words(void **state)
 	           "[channels]\nscreen = ja\n",
 	           MC_ERR_PARSE,
 	           ":10: [channels] screen: ", "is not yes or no");
-	expect_one(BASE "[channels]\nscreen_output = sdl\n", MC_ERR_UNSUPPORTED,
-	           ":12: [channels] screen_output: ",
-	           "'sdl' is not built in; available: log");
+	expect_one(BASE "[channels]\nscreen_output = fbdev\n",
+	           MC_ERR_UNSUPPORTED, ":12: [channels] screen_output: ",
+	           "'fbdev' is not built in; available: log");
 	expect_one(BASE "[channels]\nspeaker_output = pulse\n",
 	           MC_ERR_UNSUPPORTED, ":12: [channels] speaker_output: ",
 	           "'pulse' is not built in; available: log");
