@@ -240,8 +240,20 @@ static const char *const sections[] = {
         "keys", "hooks", "health", "clock", "pop",      "log"};
 
 /* Output backends compiled in; kept in step with player/outputs/. */
-static const char *const outputs[] = {"log", "gstreamer", "sdl"};
-#define OUTPUTS_AVAILABLE "log, gstreamer, sdl"
+static const char *const outputs[] = {
+        "log",
+        "gstreamer",
+        "sdl",
+#ifdef MC_WITH_VLC
+        "vlc",
+#endif
+};
+#ifdef MC_WITH_VLC
+#define OUTPUTS_VLC ", vlc" /* -DMC_WITH_VLC=OFF leaves it out */
+#else
+#define OUTPUTS_VLC ""
+#endif
+#define OUTPUTS_AVAILABLE "log, gstreamer, sdl" OUTPUTS_VLC
 
 /* State of one read. */
 struct ctx {

@@ -6,11 +6,15 @@
 extern const struct mc_output_ops mc_output_log;
 extern const struct mc_output_ops mc_output_gstreamer;
 extern const struct mc_output_ops mc_output_sdl;
+#ifdef MC_WITH_VLC
+extern const struct mc_output_ops mc_output_vlc;
+#endif
 
 const struct mc_output_ops *const mc_output_backends[] = {
-        &mc_output_log,
-        &mc_output_gstreamer,
-        &mc_output_sdl,
+        &mc_output_log, &mc_output_gstreamer, &mc_output_sdl,
+#ifdef MC_WITH_VLC
+        &mc_output_vlc,
+#endif
         NULL,
 };
 
