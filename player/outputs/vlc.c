@@ -159,6 +159,8 @@ struct vlc_out {
 	char last_error[256]; /* last error libvlc logged */
 	bool aout_failed;     /* libvlc could not open the audio output */
 	bool hung;            /* a play went unanswered for HANG_MS */
+	bool aout_dead;       /* the audio output failed, and nothing has
+	                       * played to its end since */
 };
 
 /* ---- libvlc callbacks (libvlc's threads: queue only) ---- */
@@ -885,6 +887,7 @@ static void handle(struct vlc_out *vo, const struct ev *e)
 			             t->path, why);
 		} else {
 			t->ended = true;
+			vo->aout_dead = false; /* the device works again */
 		}
 		if (t == vo->alert.t) {
 			vo->alert.done += !t->failed;
@@ -919,6 +922,7 @@ static void fail_playing(struct vlc_out *vo)
 	if (!t || !t->play_ms || t->ended || t->failed)
 		return;
 	t->failed = true;
+	vo->aout_dead = true;
 	mc_log_error(MOD, "%s: %s: cannot be heard: %s (sink %s)",
 	             t == vo->item ? vo->item_id : vo->alert.id, t->path, why,
 	             vo->sink ? vo->sink : "alsa");
@@ -1009,7 +1013,9 @@ static bool vlc_alive(struct mc_output *o)
 {
 	struct vlc_out *vo = o->priv;
 
-	return vo && vo->vlc && !vo->hung;
+	/* A device that failed (unplugged) is not alive: the watchdog lets
+	 * systemd restart the player, whose init then finds it or not. */
+	return vo && vo->vlc && !vo->hung && !vo->aout_dead;
 }
 
 /* Remove the files this output wrote (speech-N.wav), then dir. */

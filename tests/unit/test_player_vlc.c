@@ -639,6 +639,8 @@ static void test_no_device(void **state)
 	if (f.o.ops->start(&f.o, &f.p, &err) == MC_OK) {
 		assert_true(pump(&f, has_ended, 5000));
 		assert_true(status(&f).failed);
+		/* A failed device is not alive: the watchdog restarts. */
+		assert_false(f.o.ops->alive(&f.o));
 	}
 	assert_true(mc_mono_ms() - t0 < 5000);
 	f.o.ops->stop(&f.o, MC_CH_SPEAKER, false);
