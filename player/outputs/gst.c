@@ -1011,6 +1011,12 @@ static enum mc_err gst_prepare(struct mc_output *o, const struct mc_play *p,
 	if (p->channel != MC_CH_SPEAKER || !p->content)
 		return MC_OK;
 	mc__amp_expect(&g->amp, mc_now_ms(), p->start_ms);
+	/* An item at its end still holds an ALSA device: let it go. */
+	if (g->sink == SINK_ALSA && g->cur &&
+	    (g->cur->ended || g->cur->failed)) {
+		track_free(g->cur);
+		g->cur = NULL;
+	}
 	/* Only ahead of time, and not over an alert; an ALSA device may
 	 * not be opened twice, so not while another item holds it. */
 	if (g->alert || p->start_ms * 1000000 <= mc__wall_ns() ||

@@ -13,7 +13,9 @@
  *     item plays;
  *  6. WAV, FLAC, Ogg Vorbis, Ogg Opus and MP3 decode;
  *  7. the amplifier hook goes on its lead time before audio and off after
- *     the idle time.
+ *     the idle time;
+ *  8. on a GStreamer network clock ([audio] clock = net:HOST:PORT) served
+ *     here by a GstNetTimeProvider, the start instant holds too.
  *
  * The instants come from the "audio: <id> started at <ms>" lines the
  * output logs; stderr is sent to a file while a test runs.
@@ -32,6 +34,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <gst/gst.h>
+#include <gst/net/gstnettimeprovider.h>
 
 #include "mc_test.h"
 #include "minecast/log.h"
@@ -704,6 +709,48 @@ static void test_amplifier(void **state)
 	f->ops->stop(&f->o, MC_CH_SPEAKER, true);
 }
 
+/* 8. On a network clock served by a GstNetTimeProvider. */
+static void test_net_clock(void **state)
+{
+	struct fixture *f = *state;
+	char path[160];
+	struct mc_content c = audio_content("net-item");
+	struct mc_error err = {0};
+	GstClock *clock;
+	GstNetTimeProvider *prov;
+	struct mc_play p;
+	int port = 0;
+	int64_t at;
+
+	clock = g_object_new(GST_TYPE_SYSTEM_CLOCK, "clock-type",
+	                     GST_CLOCK_TYPE_REALTIME, NULL);
+	gst_object_ref_sink(clock);
+	prov = gst_net_time_provider_new(clock, "127.0.0.1", 0);
+	assert_non_null(prov);
+	g_object_get(prov, "port", &port, NULL);
+	assert_true(port > 0);
+	f->ops->uninit(&f->o);
+	f->cfg.audio_clock = mc_printf("net:127.0.0.1:%d", port);
+	if (f->ops->init(&f->o, &f->cfg, &err) != MC_OK)
+		fail_msg("init: %s", err.msg);
+	run_for(f, 1500); /* the client clock synchronises */
+	snprintf(path, sizeof(path), "%s/sine1.wav", f->dir);
+	at = mc_now_ms() + 1000;
+	p = play_of(&c, path, at, 1000);
+	if (f->ops->prepare(&f->o, &p, &err) != MC_OK)
+		fail_msg("prepare: %s", err.msg);
+	run_until(f, at + 1);
+	start_ok(f, &p);
+	run_for(f, 300);
+	expect_start_near(f, "net-item", at);
+	f->ops->stop(&f->o, MC_CH_SPEAKER, false);
+	f->ops->uninit(&f->o);
+	free(f->cfg.audio_clock);
+	f->cfg.audio_clock = "realtime";
+	gst_object_unref(prov);
+	gst_object_unref(clock);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -715,6 +762,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_corrupt, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_formats, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_amplifier, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_net_clock, setup,
 	                                        teardown),
 	};
 
