@@ -36,6 +36,8 @@ struct chan {
 	int64_t occ_start;     /* occurrence it belongs to */
 	char pop_id[96];       /* its proof-of-play record, "" if none */
 	struct late late;      /* a late at-time play in progress */
+	char prepared[96];     /* "content@item_start" of the item handed to
+	                        * the output's prepare, "" if none */
 };
 
 struct mc_timeline {
@@ -393,39 +395,98 @@ static void mark_fired(struct mc_timeline *tl, const struct want *w,
 		mc_log_error("timeline", "cannot save state: %s", err.msg);
 }
 
-static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
-                       struct want *w, int64_t now)
-{
-	struct chan *c = &tl->ch[ch];
-	struct mc_output *o = tl->d.out[ch];
-	char path[4096], bg_path[4096];
-	struct mc_play p = {0};
-	struct mc_error err = {0};
+/* Paths of the files an item needs, kept beside its struct mc_play. */
+struct play_paths {
+	char path[4096];
+	char bg_path[4096];
+};
 
-	p.channel = ch;
-	p.content = w->content;
-	p.text = w->text;
-	p.entry_id = w->entry ? w->entry->id : NULL;
-	p.start_ms = w->item_start ? w->item_start : now;
-	p.end_ms = w->item_end;
-	p.transition = w->item ? w->item->transition : MC_TRANSITION_CUT;
-	p.volume = tl->d.volume;
+/* What the outputs are handed for want w. */
+static void play_of(struct mc_timeline *tl, enum mc_channel ch,
+                    const struct want *w, int64_t now, struct mc_play *p,
+                    struct play_paths *pp)
+{
+	memset(p, 0, sizeof(*p));
+	p->channel = ch;
+	p->content = w->content;
+	p->text = w->text;
+	p->entry_id = w->entry ? w->entry->id : NULL;
+	p->start_ms = w->item_start ? w->item_start : now;
+	p->end_ms = w->item_end;
+	p->transition = w->item ? w->item->transition : MC_TRANSITION_CUT;
+	p->volume = tl->d.volume;
 	if (w->item && w->item->volume >= 0)
-		p.volume = tl->d.volume * w->item->volume / 100;
-	p.fallback = w->kind != MC_NOW_SCHEDULED;
-	p.reason = w->reason;
+		p->volume = tl->d.volume * w->item->volume / 100;
+	p->fallback = w->kind != MC_NOW_SCHEDULED;
+	p->reason = w->reason;
 	if (w->content && w->content->has_asset)
-		p.path = mc_cache_path(tl->d.cache, w->content->asset.sha256,
-		                       path, sizeof(path));
+		p->path = mc_cache_path(tl->d.cache, w->content->asset.sha256,
+		                        pp->path, sizeof(pp->path));
 	if (w->content && w->content->type == MC_CONTENT_SLOGAN &&
 	    w->content->style.bg_image) {
 		const struct mc_content *bg =
 		        mc_manifest_content(w->m, w->content->style.bg_image);
 
 		if (bg && bg->has_asset)
-			p.bg_path = mc_cache_path(tl->d.cache, bg->asset.sha256,
-			                          bg_path, sizeof(bg_path));
+			p->bg_path =
+			        mc_cache_path(tl->d.cache, bg->asset.sha256,
+			                      pp->bg_path, sizeof(pp->bg_path));
 	}
+}
+
+/*
+ * Hand the output the item that follows the current one, so that it is
+ * decoded (an image) or prerolled (audio) before its instant.  Each next
+ * item is prepared once.
+ */
+static void prepare_next(struct mc_timeline *tl, enum mc_channel ch,
+                         const struct want *cur, int64_t now, bool synced)
+{
+	struct chan *c = &tl->ch[ch];
+	struct mc_output *o = tl->d.out[ch];
+	struct play_paths *pp;
+	struct mc_error err = {0};
+	struct mc_play p;
+	struct want nx;
+	char key[sizeof(c->prepared)];
+
+	if (!o->ops->prepare || cur->next_change == MC_SCHED_NEVER || tl->alert)
+		return;
+	eval_channel(tl, ch, cur->next_change, synced, &nx);
+	if (!nx.content || nx.kind != MC_NOW_SCHEDULED)
+		goto out;
+	snprintf(key, sizeof(key), "%s@%" PRId64, nx.content->id,
+	         nx.item_start);
+	if (strcmp(key, c->prepared) == 0)
+		goto out;
+	pp = malloc(sizeof(*pp));
+	if (!pp)
+		goto out;
+	play_of(tl, ch, &nx, now, &p, pp);
+	if (o->ops->prepare(o, &p, &err) != MC_OK)
+		mc_log_warn("output", "%s: cannot prepare %s: %s",
+		            mc_channel_name(ch), nx.content->id, err.msg);
+	memcpy(c->prepared, key, sizeof(key));
+	free(pp);
+out:
+	want_clear(&nx);
+}
+
+static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
+                       struct want *w, int64_t now)
+{
+	struct chan *c = &tl->ch[ch];
+	struct mc_output *o = tl->d.out[ch];
+	struct play_paths *pp = malloc(sizeof(*pp));
+	struct mc_play p;
+	struct mc_error err = {0};
+
+	if (!pp) {
+		mc_log_error("output", "%s: out of memory",
+		             mc_channel_name(ch));
+		return;
+	}
+	play_of(tl, ch, w, now, &p, pp);
 	if (o->ops->start(o, &p, &err) != MC_OK)
 		mc_log_error("output", "%s: cannot start %s: %s",
 		             mc_channel_name(ch),
@@ -462,6 +523,7 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 		banner(tl,
 		       w->content->name ? w->content->name : w->content->id);
 	mark_fired(tl, w, now);
+	free(pp);
 	mc_log_debug("timeline", "%s: %s %s (%s)", mc_channel_name(ch),
 	             w->entry ? w->entry->id : "-",
 	             w->content ? w->content->id : "(idle)", w->reason);
@@ -610,6 +672,7 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 			stop_chan(tl, ch, now);
 			start_chan(tl, ch, &w, now);
 		}
+		prepare_next(tl, ch, &w, now, clock_synced);
 		if (w.next_change < next)
 			next = w.next_change;
 		want_clear(&w);

@@ -71,7 +71,21 @@ static void rec_stop(struct mc_output *o, enum mc_channel ch, bool completed)
 	r->completed = completed;
 }
 
+static enum mc_err rec_prepare(struct mc_output *o, const struct mc_play *p,
+                               struct mc_error *err)
+{
+	struct rec *r = &recs[n_recs < 256 ? n_recs++ : 255];
+
+	memset(r, 0, sizeof(*r));
+	strcpy(r->event, "prep");
+	r->channel = p->channel;
+	snprintf(r->content, sizeof(r->content), "%s", p->content->id);
+	r->start_ms = p->start_ms;
+	return MC_OK;
+}
+
 static const struct mc_output_ops rec_ops = {
+        .prepare = rec_prepare,
         .name = "record",
         .channels = 3,
         .start = rec_start,
@@ -339,6 +353,26 @@ static void pending_manifest_takes_effect_item_by_item(void **state)
 	assert_string_equal(last_start(MC_CH_SCREEN)->content, "pano");
 }
 
+static void next_item_is_prepared_once_before_its_instant(void **state)
+{
+	struct fx *f = *state;
+	int preps = 0;
+
+	/* 06:00:05: s1 of the loop plays until 06:00:10, then s2. */
+	mc_timeline_tick(f->tl, T0 + 5 * S, true);
+	mc_timeline_tick(f->tl, T0 + 6 * S, true);
+	for (size_t i = 0; i < n_recs; i++) {
+		if (strcmp(recs[i].event, "prep") != 0 ||
+		    recs[i].channel != MC_CH_SCREEN)
+			continue;
+		preps++;
+		assert_string_equal(recs[i].content, "s2");
+		assert_int_equal(recs[i].start_ms, T0 + 10 * S);
+	}
+	assert_int_equal(preps, 1);
+	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s1");
+}
+
 static void alert_holds_every_channel(void **state)
 {
 	struct fx *f = *state;
@@ -391,6 +425,9 @@ int main(void)
 	                                        setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                pending_manifest_takes_effect_item_by_item, setup,
+	                teardown),
+	        cmocka_unit_test_setup_teardown(
+	                next_item_is_prepared_once_before_its_instant, setup,
 	                teardown),
 	        cmocka_unit_test_setup_teardown(alert_holds_every_channel,
 	                                        setup, teardown),
