@@ -795,7 +795,9 @@ static enum mc_err make_clock(struct gst_out *g, const char *spec,
 			return mc_error_set(err, MC_ERR_IO,
 			                    "[audio] clock: cannot reach %s",
 			                    spec);
-		gst_object_ref_sink(g->clock);
+		/* Returned with its floating reference already sunk. */
+		if (g_object_is_floating(g->clock))
+			gst_object_ref_sink(g->clock);
 		return MC_OK;
 	}
 	return mc_error_set(err, MC_ERR_RANGE,
