@@ -692,17 +692,17 @@ static void test_amplifier(void **state)
 	run_until(f, at);
 	start_ok(f, &p);
 	/* Ends at at + 1000; off 700 ms later. */
-	run_until(f, at + 2400);
+	run_until(f, at + 2600);
 	on = amp_at(f, "on");
 	off = amp_at(f, "off");
 	if (on < 0 || off < 0)
 		fail_msg("amplifier hook: on %lld, off %lld", (long long)on,
 		         (long long)off);
 	/* On 500 ms ahead (the hook's own start-up may add a little). */
-	if (on < at - 500 - 30 || on > at - 500 + 250)
+	if (on < at - 500 - 30 || on > at - 500 + 400)
 		fail_msg("amplifier on at %lld ms from the audio",
 		         (long long)(on - at));
-	if (off < at + 1000 + 700 - 30 || off > at + 1000 + 700 + 300)
+	if (off < at + 1000 + 700 - 30 || off > at + 1000 + 700 + 500)
 		fail_msg("amplifier off at %lld ms after the audio began",
 		         (long long)(off - at));
 	expect_start_near(f, "amp-item", at);
