@@ -14,6 +14,7 @@
 #define MC_CTL_USAGE 2
 
 int mc_ctl_schedule(int argc, char **argv);
+int mc_ctl_compile(int argc, char **argv);
 int mc_ctl_keygen(int argc, char **argv);
 int mc_ctl_sign(int argc, char **argv);
 int mc_ctl_verify(int argc, char **argv);

@@ -16,6 +16,8 @@ struct ctl_command {
 static const struct ctl_command commands[] = {
         {"schedule", mc_ctl_schedule,
          "expand recurrences, preview a campaign's day (offline)"},
+        {"compile", mc_ctl_compile,
+         "compile a campaign into one node's manifest (offline)"},
         {"keygen", mc_ctl_keygen, "create an ed25519 signing key pair"},
         {"sign", mc_ctl_sign, "sign a pointer or alert document"},
         {"verify", mc_ctl_verify, "verify a signed document and its checks"},
