@@ -435,6 +435,20 @@ static void play_of(struct mc_timeline *tl, enum mc_channel ch,
 }
 
 /*
+ * How long before its instant an item is prepared: the audio preroll or
+ * the amplifier's warm-up, whichever is longer, and a margin for the
+ * main loop.
+ */
+static int64_t prepare_lead(const struct mc_timeline *tl)
+{
+	int64_t lead = tl->d.cfg->preroll_ms;
+
+	if (tl->d.cfg->hook_amplifier && tl->d.cfg->amp_lead_ms > lead)
+		lead = tl->d.cfg->amp_lead_ms;
+	return lead + 500;
+}
+
+/*
  * Hand the output the item that follows the current one, so that it is
  * decoded (an image) or prerolled (audio) before its instant.  Each next
  * item is prepared once.
@@ -451,6 +465,9 @@ static void prepare_next(struct mc_timeline *tl, enum mc_channel ch,
 	char key[sizeof(c->prepared)];
 
 	if (!o->ops->prepare || cur->next_change == MC_SCHED_NEVER || tl->alert)
+		return;
+	/* Not too early: a prerolled pipeline may hold the audio device. */
+	if (cur->next_change - now > prepare_lead(tl))
 		return;
 	eval_channel(tl, ch, cur->next_change, synced, &nx);
 	if (!nx.content || nx.kind != MC_NOW_SCHEDULED)
@@ -673,6 +690,12 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 			start_chan(tl, ch, &w, now);
 		}
 		prepare_next(tl, ch, &w, now, clock_synced);
+		/* Wake in time to prepare the next item. */
+		if (tl->d.out[ch]->ops->prepare &&
+		    w.next_change != MC_SCHED_NEVER &&
+		    w.next_change - prepare_lead(tl) > now &&
+		    w.next_change - prepare_lead(tl) < next)
+			next = w.next_change - prepare_lead(tl);
 		if (w.next_change < next)
 			next = w.next_change;
 		want_clear(&w);

@@ -358,9 +358,15 @@ static void next_item_is_prepared_once_before_its_instant(void **state)
 	struct fx *f = *state;
 	int preps = 0;
 
-	/* 06:00:05: s1 of the loop plays until 06:00:10, then s2. */
-	mc_timeline_tick(f->tl, T0 + 5 * S, true);
+	f->cfg.preroll_ms = 1500; /* prepared 2 s ahead: preroll + margin */
+	/* 06:00:05: s1 of the loop plays until 06:00:10, then s2; the
+	 * loop wakes at 06:00:08 to prepare s2. */
+	assert_int_equal(mc_timeline_tick(f->tl, T0 + 5 * S, true), T0 + 8 * S);
 	mc_timeline_tick(f->tl, T0 + 6 * S, true);
+	for (size_t i = 0; i < n_recs; i++)
+		assert_string_not_equal(recs[i].event, "prep");
+	mc_timeline_tick(f->tl, T0 + 8 * S, true);
+	mc_timeline_tick(f->tl, T0 + 9 * S, true);
 	for (size_t i = 0; i < n_recs; i++) {
 		if (strcmp(recs[i].event, "prep") != 0 ||
 		    recs[i].channel != MC_CH_SCREEN)
