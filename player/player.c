@@ -482,6 +482,15 @@ int mc_player_run(struct mc_player *p)
 		wake = min64(wake, t == INT64_MAX ? wake : mono + (t - now));
 		t = mc_timeline_tick(p->tl, now, p->clock_synced);
 		wake = min64(wake, mono + (t - now));
+		/* Outputs with a render loop or a bus: their turn, and how
+		 * soon they want the next (-1: no wish). */
+		for (size_t k = 0; k < p->n_outputs; k++) {
+			struct mc_output *o = &p->outputs[k];
+
+			if (o->ops && o->ops->tick &&
+			    (t = o->ops->tick(o, now)) >= 0)
+				wake = min64(wake, mc_mono_ms() + t);
+		}
 		if (mono >= p->next_health_ms) {
 			publish_health(p);
 			p->next_health_ms =
