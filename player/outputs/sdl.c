@@ -25,6 +25,7 @@
  * transparent surface), the alert takeover.
  */
 #include <inttypes.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,6 +281,10 @@ static int put(struct sdl_out *s, SDL_Texture *tex, const SDL_Rect *src,
 	}
 	d.x = cx * sx - d.w / 2;
 	d.y = cy * sy - d.h / 2;
+	/* The software renderer takes a slow rotating path for any
+	 * RenderCopyEx, even at 0 degrees: a plain copy when unturned. */
+	if (s->rotation == 0)
+		return SDL_RenderCopyF(s->ren, tex, src, &d);
 	return SDL_RenderCopyExF(s->ren, tex, src, &d, (double)s->rotation,
 	                         NULL, SDL_FLIP_NONE);
 }
@@ -741,6 +746,14 @@ static enum mc_err sdl_init(struct mc_output *o,
 	s->ticker_speed = cfg->ticker_speed;
 	s->banner_on = cfg->banner;
 
+	/*
+	 * Frames are megabytes each (8 MB at 1080p) and come and go with
+	 * every item: keep such blocks in their own mappings, so that a
+	 * freed frame goes back to the kernel instead of staying in the
+	 * heap (glibc would otherwise raise its mmap threshold to the
+	 * frame size after the first free).
+	 */
+	mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
 	/* The player handles SIGINT/SIGTERM itself. */
 	SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
 	/* A screen stays on whatever the input devices do. */
