@@ -1181,7 +1181,10 @@ static int sdl_tick(struct mc_output *o, int64_t now_ms)
 		s->alert_shown = true;
 		s->dirty = true;
 	}
-	if (s->dirty || animating(s))
+	/* Other wake-ups of the main loop do not draw extra frames. */
+	if (s->dirty ||
+	    (animating(s) &&
+	     mono_us() + 2000 >= s->last_present_us + (uint64_t)s->period_us))
 		present(s);
 	if (animating(s)) {
 		/* The next refresh; with vsync, present waits for it, so
