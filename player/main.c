@@ -16,7 +16,8 @@ static void usage(FILE *out)
 	fprintf(out,
 	        "Usage: minecast-player [--config FILE] [--log-level LEVEL]\n"
 	        "       minecast-player --check-config FILE\n"
-	        "       minecast-player render --help   (draw one frame to a PNG)\n"
+	        "       minecast-player render --help   (draw one frame to a "
+	        "PNG)\n"
 	        "\n"
 	        "The minecast node daemon: keeps this screen and loudspeaker "
 	        "playing the\n"

@@ -25,12 +25,12 @@
 #include "../outputs/output.h"
 
 struct mc_render_opts {
-	int width;          /* frame size in pixels */
+	int width; /* frame size in pixels */
 	int height;
-	const char *font;   /* default font file (slogans may name another);
-	                     * NULL = no text at all: images and colours
-	                     * only, for a node whose font is missing */
-	const char *node;   /* node id, for the built-in screen */
+	const char *font; /* default font file (slogans may name another);
+	                   * NULL = no text at all: images and colours
+	                   * only, for a node whose font is missing */
+	const char *node; /* node id, for the built-in screen */
 };
 
 struct mc_render;
@@ -69,8 +69,7 @@ void mc_render_identify(struct mc_render *r, SDL_Surface *dst,
                         const char *text);
 
 /* Draw the "now broadcasting" banner (text: the bulletin) onto dst. */
-void mc_render_banner(struct mc_render *r, SDL_Surface *dst,
-                      const char *text);
+void mc_render_banner(struct mc_render *r, SDL_Surface *dst, const char *text);
 
 /*
  * The ticker line (chữ chạy) of slogan c: the whole text in one row of
