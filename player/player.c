@@ -252,6 +252,12 @@ static void handle_events(struct mc_player *p)
 	}
 }
 
+/* The timeline's errors (a file that would not play) go into health. */
+static void timeline_error(void *ud, const char *module, const char *msg)
+{
+	mc_player_error(ud, module, "%s", msg);
+}
+
 /* ---- bring-up ---- */
 
 static enum mc_err make_dir(const char *path, struct mc_error *err)
@@ -376,6 +382,8 @@ enum mc_err mc_player_init(struct mc_player *p, const char *config_path,
 	deps.cache = p->cache;
 	deps.outbox = p->outbox;
 	deps.volume = p->volume;
+	deps.error = timeline_error;
+	deps.error_ud = p;
 	memcpy(deps.out, p->out, sizeof(deps.out));
 	p->tl = mc_timeline_new(&deps);
 	if (!p->tl)

@@ -1,6 +1,7 @@
 /* minecast-player — the timeline: schedule answers turned into playback. */
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,18 @@
 
 /* An item counts as completed if it stops this close to its end. */
 #define END_SLACK_MS 100
+
+/* Files that would not play are skipped this long, then tried again
+ * (a resync may have replaced a damaged file). */
+#define TIMELINE_FAILED_MS  (10 * 60 * 1000)
+#define TIMELINE_FAILED_MAX 32
+
+/* A content whose output refused to start it. */
+struct failed {
+	char id[65];     /* content id */
+	char sha256[65]; /* its file, "" for text */
+	int64_t until;   /* monotonic ms: skipped until then */
+};
 
 /* A late at-time play: an occurrence a forward clock step jumped over. */
 struct late {
@@ -51,8 +64,11 @@ struct mc_timeline {
 	char *alert;        /* id of the alert holding the channels, or
 	                     * NULL */
 	int64_t alert_from; /* when it takes them */
-	int64_t last_wall;  /* previous tick's wall clock, 0 = none */
-	int64_t last_mono;  /* and its monotonic clock */
+	struct failed failed[TIMELINE_FAILED_MAX]; /* files that would not
+	                                            * play, skipped a while */
+	size_t n_failed;
+	int64_t last_wall; /* previous tick's wall clock, 0 = none */
+	int64_t last_mono; /* and its monotonic clock */
 };
 
 /* What a channel should play, as decided by one evaluation. */
@@ -76,6 +92,7 @@ struct want {
 struct ready_ud {
 	const struct mc_manifest *m;
 	struct mc_cache *cache;
+	const struct mc_timeline *tl; /* its list of failed files */
 };
 
 static bool asset_ready(struct mc_cache *cache, const struct mc_content *c)
@@ -84,11 +101,27 @@ static bool asset_ready(struct mc_cache *cache, const struct mc_content *c)
 	       mc_cache_has(cache, c->asset.sha256, c->asset.size);
 }
 
+static bool failed_recently(const struct mc_timeline *tl,
+                            const struct mc_content *c)
+{
+	int64_t mono = mc_mono_ms();
+
+	for (size_t i = 0; tl && i < tl->n_failed; i++)
+		if (tl->failed[i].until > mono &&
+		    strcmp(tl->failed[i].id, c->id) == 0 &&
+		    strcmp(tl->failed[i].sha256,
+		           c->has_asset ? c->asset.sha256 : "") == 0)
+			return true;
+	return false;
+}
+
 static bool content_ready(const struct mc_content *c, void *ud)
 {
 	const struct ready_ud *r = ud;
 	const struct mc_content *bg;
 
+	if (failed_recently(r->tl, c))
+		return false;
 	if (!asset_ready(r->cache, c))
 		return false;
 	/* A slogan drawn on a pano needs the pano too. */
@@ -155,7 +188,7 @@ static bool eval_one(struct mc_timeline *tl, const struct mc_manifest *m,
                      const struct mc_sched *s, enum mc_channel ch, int64_t now,
                      bool synced, struct mc_now *n)
 {
-	struct ready_ud r = {m, tl->d.cache};
+	struct ready_ud r = {m, tl->d.cache, tl};
 	struct skip_ud k = {tl, ch};
 	struct mc_sched_opts o = {
 	        .clock_synced = synced,
@@ -223,7 +256,7 @@ static bool eval_late(struct mc_timeline *tl, struct late *l, int64_t now,
                       struct want *w)
 {
 	const struct mc_entry *e = &l->m->entries[l->entry];
-	struct ready_ud r = {l->m, tl->d.cache};
+	struct ready_ud r = {l->m, tl->d.cache, tl};
 	int64_t at = l->base_ms;
 
 	memset(w, 0, sizeof(*w));
@@ -357,6 +390,25 @@ static void banner(struct mc_timeline *tl, const char *text)
 		o->ops->banner(o, text);
 }
 
+/* Log an error and report it for health when the player listens. */
+static void report(struct mc_timeline *tl, const char *module, const char *fmt,
+                   ...) __attribute__((format(printf, 3, 4)));
+
+static void report(struct mc_timeline *tl, const char *module, const char *fmt,
+                   ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (tl->d.error)
+		tl->d.error(tl->d.error_ud, module, msg);
+	else
+		mc_log_error(module, "%s", msg);
+}
+
 static void stop_chan(struct mc_timeline *tl, enum mc_channel ch, int64_t now)
 {
 	struct chan *c = &tl->ch[ch];
@@ -373,8 +425,8 @@ static void stop_chan(struct mc_timeline *tl, enum mc_channel ch, int64_t now)
 	if (c->pop_id[0] && tl->d.outbox &&
 	    mc_outbox_end(tl->d.outbox, c->pop_id, now, completed, &err) !=
 	            MC_OK)
-		mc_log_error("pop", "cannot close record %s: %s", c->pop_id,
-		             err.msg);
+		report(tl, "pop", "cannot close record %s: %s", c->pop_id,
+		       err.msg);
 	MC_FREE(c->entry);
 	MC_FREE(c->content);
 	MC_FREE(c->text);
@@ -489,7 +541,30 @@ out:
 	want_clear(&nx);
 }
 
-static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
+/* Skip content c for a while: its output would not start it. */
+static void mark_failed(struct mc_timeline *tl, const struct mc_content *c)
+{
+	struct failed *f;
+
+	if (tl->n_failed == TIMELINE_FAILED_MAX) {
+		memmove(tl->failed, tl->failed + 1,
+		        (TIMELINE_FAILED_MAX - 1) * sizeof(*tl->failed));
+		tl->n_failed--;
+	}
+	f = &tl->failed[tl->n_failed++];
+	snprintf(f->id, sizeof(f->id), "%s", c->id);
+	snprintf(f->sha256, sizeof(f->sha256), "%s",
+	         c->has_asset ? c->asset.sha256 : "");
+	f->until = mc_mono_ms() + TIMELINE_FAILED_MS;
+}
+
+/*
+ * Start w on its channel.  Returns false when the output refused it (a
+ * corrupt file, say): nothing is recorded as played, the content is
+ * skipped for TIMELINE_FAILED_MS, and the caller evaluates again so that
+ * the next item plays.
+ */
+static bool start_chan(struct mc_timeline *tl, enum mc_channel ch,
                        struct want *w, int64_t now)
 {
 	struct chan *c = &tl->ch[ch];
@@ -501,13 +576,21 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 	if (!pp) {
 		mc_log_error("output", "%s: out of memory",
 		             mc_channel_name(ch));
-		return;
+		return true;
 	}
 	play_of(tl, ch, w, now, &p, pp);
-	if (o->ops->start(o, &p, &err) != MC_OK)
-		mc_log_error("output", "%s: cannot start %s: %s",
-		             mc_channel_name(ch),
-		             w->content ? w->content->id : "(idle)", err.msg);
+	if (o->ops->start(o, &p, &err) != MC_OK) {
+		report(tl, "output",
+		       "%s: cannot play %s: %s; skipped for %d min",
+		       mc_channel_name(ch),
+		       w->content ? w->content->id : "(idle)", err.msg,
+		       TIMELINE_FAILED_MS / 60000);
+		free(pp);
+		if (!w->content)
+			return true; /* the built-in screen: nothing to skip */
+		mark_failed(tl, w->content);
+		return false;
+	}
 	c->on = true;
 	c->kind = w->kind;
 	c->entry = mc_strdup(p.entry_id);
@@ -532,8 +615,8 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 		if (mc_outbox_start(tl->d.outbox, &r, c->pop_id,
 		                    sizeof(c->pop_id), &err) != MC_OK) {
 			c->pop_id[0] = '\0';
-			mc_log_error("pop", "cannot record start of %s: %s",
-			             w->content->id, err.msg);
+			report(tl, "pop", "cannot record start of %s: %s",
+			       w->content->id, err.msg);
 		}
 	}
 	if (ch == MC_CH_SPEAKER && w->kind == MC_NOW_SCHEDULED && w->content)
@@ -541,6 +624,7 @@ static void start_chan(struct mc_timeline *tl, enum mc_channel ch,
 		       w->content->name ? w->content->name : w->content->id);
 	mark_fired(tl, w, now);
 	free(pp);
+	return true;
 	mc_log_debug("timeline", "%s: %s %s (%s)", mc_channel_name(ch),
 	             w->entry ? w->entry->id : "-",
 	             w->content ? w->content->id : "(idle)", w->reason);
@@ -631,6 +715,23 @@ const struct mc_manifest *mc_timeline_pending(const struct mc_timeline *tl)
 	return tl->pending_m;
 }
 
+/* The late play of ch is over (if any): remember it; then evaluate. */
+static void end_late_and_eval(struct mc_timeline *tl, enum mc_channel ch,
+                              int64_t now, bool synced, struct want *w)
+{
+	struct chan *c = &tl->ch[ch];
+
+	if (c->late.on) {
+		struct want done = {0};
+
+		done.entry = &c->late.m->entries[c->late.entry];
+		done.occ_start = c->late.occ_ms;
+		mark_fired(tl, &done, now);
+		c->late.on = false;
+	}
+	eval_channel(tl, ch, now, synced, w);
+}
+
 int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 {
 	int64_t mono = mc_mono_ms(), next = MC_SCHED_NEVER, expected;
@@ -673,21 +774,18 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 			catch_up(tl, ch, tl->pending_m, tl->pending_s,
 			         tl->last_wall, now);
 		}
-		if (!(c->late.on && eval_late(tl, &c->late, now, &w))) {
-			if (c->late.on) {
-				/* The late play is over: remember it. */
-				struct want done = {0};
-
-				done.entry = &c->late.m->entries[c->late.entry];
-				done.occ_start = c->late.occ_ms;
-				mark_fired(tl, &done, now);
-				c->late.on = false;
-			}
-			eval_channel(tl, ch, now, clock_synced, &w);
-		}
-		if (!same_play(c, &w)) {
+		/* A file that will not play is skipped at once: evaluate
+		 * again without it (a few times at most). */
+		for (int attempt = 0;; attempt++) {
+			if (!(c->late.on && eval_late(tl, &c->late, now, &w)))
+				end_late_and_eval(tl, ch, now, clock_synced,
+				                  &w);
+			if (same_play(c, &w))
+				break;
 			stop_chan(tl, ch, now);
-			start_chan(tl, ch, &w, now);
+			if (start_chan(tl, ch, &w, now) || attempt == 3)
+				break;
+			want_clear(&w);
 		}
 		prepare_next(tl, ch, &w, now, clock_synced);
 		/* Wake in time to prepare the next item. */

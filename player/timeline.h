@@ -48,6 +48,10 @@ struct mc_timeline_deps {
 	struct mc_outbox *outbox;      /* proof of play; may be NULL */
 	struct mc_output *out[MC_CH_COUNT]; /* NULL: channel not present */
 	int volume;                         /* channel volume, percent */
+	/* Report an error for health (the player's error list); may be
+	 * NULL, then errors are only logged. */
+	void (*error)(void *ud, const char *module, const char *msg);
+	void *error_ud; /* passed to error */
 };
 
 struct mc_timeline *mc_timeline_new(const struct mc_timeline_deps *deps);

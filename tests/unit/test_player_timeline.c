@@ -45,9 +45,15 @@ struct rec {
 static struct rec recs[256];
 static size_t n_recs;
 
+/* Content the recording output refuses to start (a "corrupt file"). */
+static const char *refuse;
+
 static enum mc_err rec_start(struct mc_output *o, const struct mc_play *p,
                              struct mc_error *err)
 {
+	if (refuse && p->content && strcmp(p->content->id, refuse) == 0)
+		return mc_error_set(err, MC_ERR_IO, "%s: cannot decode",
+		                    refuse);
 	struct rec *r = &recs[n_recs < 256 ? n_recs++ : 255];
 
 	memset(r, 0, sizeof(*r));
@@ -379,6 +385,21 @@ static void next_item_is_prepared_once_before_its_instant(void **state)
 	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s1");
 }
 
+static void a_file_that_will_not_play_is_skipped(void **state)
+{
+	struct fx *f = *state;
+
+	refuse = "s1";
+	/* 06:00:05 is s1's turn: refused, so s2 plays at once. */
+	mc_timeline_tick(f->tl, T0 + 5 * S, true);
+	refuse = NULL;
+	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s2");
+	/* s1 stays skipped for a while even though it would work now. */
+	run(f, T0 + 6 * S, T0 + 25 * S);
+	assert_int_equal(starts_of("s1"), 0);
+	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s2");
+}
+
 static void alert_holds_every_channel(void **state)
 {
 	struct fx *f = *state;
@@ -435,6 +456,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                next_item_is_prepared_once_before_its_instant, setup,
 	                teardown),
+	        cmocka_unit_test_setup_teardown(
+	                a_file_that_will_not_play_is_skipped, setup, teardown),
 	        cmocka_unit_test_setup_teardown(alert_holds_every_channel,
 	                                        setup, teardown),
 	};
