@@ -190,12 +190,7 @@ static void civil_from_days(int64_t z, int *y, int *m, int *d)
 	*y = (int)(yoe + era * 400 + (*m <= 2));
 }
 
-/*
- * "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)" to milliseconds since the
- * epoch; digits past milliseconds are dropped.  Returns false when the
- * text is not RFC 3339 or lies before 1970.
- */
-static bool rfc3339_parse(const char *s, int64_t *out)
+bool mc_rfc3339_parse(const char *s, int64_t *out)
 {
 	int y, mo, d, h, mi, sec, off = 0;
 	int64_t ms = 0, t;
@@ -324,7 +319,8 @@ static enum mc_err parse_header(json_t *root, enum mc_doc_kind expect,
 		TRY(mc__json_id(root, "", "node", MC__REQUIRED, &m->node, err));
 		TRY(mc__json_string(root, "", "generated", MC__OPTIONAL,
 		                    MC__NAME_MAX, &generated, err));
-		if (generated && !rfc3339_parse(generated, &m->generated_ms)) {
+		if (generated &&
+		    !mc_rfc3339_parse(generated, &m->generated_ms)) {
 			rc = mc_error_set(err, MC_ERR_PARSE,
 			                  "generated: \"%.40s\" is not an RFC "
 			                  "3339 time after 1970",

@@ -162,19 +162,6 @@ static int parse_args(int argc, char **argv, struct args *a, bool *help)
 
 /* ---- times --------------------------------------------------------- */
 
-/* Days from 1970-01-01 to y-m-d (proleptic Gregorian). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static bool first_start(int64_t start_ms, const char *start, void *ud)
 {
 	(void)start;
@@ -205,24 +192,8 @@ static bool parse_at(const char *s, const char *tz, int64_t *out)
 		if (mo < 1 || mo > 12 || d < 1 || d > 31 || hh > 23 ||
 		    mi > 59 || ss > 60)
 			return false;
-		if (*p == 'Z' || *p == 'z' || *p == '+' || *p == '-') {
-			int oh = 0, om = 0, sign = *p == '-' ? -1 : 1;
-
-			if (*p == '+' || *p == '-') {
-				if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &n) !=
-				            2 ||
-				    n != 5 || p[6] != '\0' || oh > 23 ||
-				    om > 59)
-					return false;
-			} else if (p[1] != '\0') {
-				return false;
-			}
-			*out = ((days_from_civil(y, mo, d) * 86400 + hh * 3600 +
-			         mi * 60 + ss) -
-			        sign * (oh * 3600 + om * 60)) *
-			       1000;
-			return true;
-		}
+		if (*p == 'Z' || *p == 'z' || *p == '+' || *p == '-')
+			return mc_rfc3339_parse(s, out);
 		if (*p != '\0')
 			return false;
 		snprintf(basic, sizeof(basic), "%04d%02d%02dT%02d%02d%02d", y,

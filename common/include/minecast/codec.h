@@ -15,7 +15,9 @@
 #ifndef MINECAST_CODEC_H
 #define MINECAST_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "minecast/error.h"
 #include "minecast/messages.h"
@@ -81,6 +83,13 @@ enum mc_err mc_command_result_parse(const char *buf, size_t len,
                                     struct mc_error *err);
 char *mc_command_result_dump(const struct mc_command_result *r);
 void mc_command_result_clear(struct mc_command_result *r);
+
+/*
+ * "YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)" to milliseconds since the
+ * epoch (digits past milliseconds are dropped).  Returns false when the
+ * text is not RFC 3339 with an offset, or lies before 1970.
+ */
+bool mc_rfc3339_parse(const char *s, int64_t *out);
 
 const char *mc_alert_level_name(enum mc_alert_level level);
 int mc_alert_level_parse(const char *s);
