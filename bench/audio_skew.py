@@ -33,13 +33,10 @@ import os
 import re
 import statistics
 import struct
-import sys
-import tempfile
 import time
 import wave
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(HERE)
+from benchlib import HERE, SRC, Bench, harness, proc_stat, summary  # noqa: F401
 
 
 def parse_args():
@@ -57,25 +54,11 @@ def parse_args():
 
 
 ARGS = parse_args()
-os.environ["MC_BUILD_DIR"] = os.path.abspath(ARGS.build)
-os.environ["MC_SOURCE_DIR"] = SRC
-os.environ.setdefault("MC_SCRATCH_DIR",
-                      tempfile.mkdtemp(prefix="minecast-bench-"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-from player import mcharness as h  # noqa: E402
+h = harness(ARGS.build, "minecast-bench-")
 
 CONTENT = "ban-tin-skew"
 STARTED = re.compile(r"audio: %s started at ([0-9]+\.[0-9]+)" % CONTENT)
 
-
-class Bench:
-    """Stands in for a unittest.TestCase: the harness only needs id()."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def id(self):
-        return "bench." + self.name
 
 
 def sine_wav(seconds=2.0, rate=48000, freq=440.0):

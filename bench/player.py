@@ -24,13 +24,9 @@ docs/benchmarks.md.  Not a test: nothing here asserts a time.
 import argparse
 import json
 import os
-import statistics
-import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(HERE)
+from benchlib import HERE, SRC, Bench, harness, proc_stat, summary  # noqa: F401
 
 
 def parse_args():
@@ -46,34 +42,9 @@ def parse_args():
 
 
 ARGS = parse_args()
-os.environ["MC_BUILD_DIR"] = os.path.abspath(ARGS.build)
-os.environ["MC_SOURCE_DIR"] = SRC
-os.environ.setdefault("MC_SCRATCH_DIR",
-                      tempfile.mkdtemp(prefix="minecast-bench-"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-from player import mcharness as h  # noqa: E402
+h = harness(ARGS.build, "minecast-bench-")
 
 
-class Bench:
-    """Stands in for a unittest.TestCase: the harness only needs id()."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def id(self):
-        return "bench." + self.name
-
-
-def proc_stat(pid):
-    """(rss_kb, cpu_ticks) of pid from /proc."""
-    rss = 0
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    with open("/proc/%d/stat" % pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return rss, int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def manifest_200(rig, tag, item_s=1, size=2048, changed=None):
@@ -145,10 +116,6 @@ def run_sync(n):
     finally:
         rig.close()
 
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values),
-            "max": max(values), "runs": values}
 
 
 def main():

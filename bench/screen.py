@@ -40,15 +40,11 @@ import argparse
 import json
 import os
 import re
-import statistics
 import struct
-import sys
-import tempfile
 import time
 import zlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-SRC = os.path.dirname(HERE)
+from benchlib import HERE, SRC, Bench, harness, proc_stat, summary  # noqa: F401
 
 
 def parse_args():
@@ -68,12 +64,7 @@ def parse_args():
 
 
 ARGS = parse_args()
-os.environ["MC_BUILD_DIR"] = os.path.abspath(ARGS.build)
-os.environ["MC_SOURCE_DIR"] = SRC
-os.environ.setdefault("MC_SCRATCH_DIR",
-                      tempfile.mkdtemp(prefix="minecast-bench-screen-"))
-sys.path.insert(0, os.path.join(SRC, "tests", "integration"))
-from player import mcharness as h  # noqa: E402
+h = harness(ARGS.build, "minecast-bench-screen-")
 
 W, H = 1920, 1080
 ENV = {"SDL_VIDEODRIVER": ARGS.video_driver,
@@ -83,15 +74,6 @@ ENV = {"SDL_VIDEODRIVER": ARGS.video_driver,
        # 8 ms of CPU a frame), which no node has.
        "SDL_FRAMEBUFFER_ACCELERATION": "0"}
 
-
-class Bench:
-    """Stands in for a unittest.TestCase: the harness only needs id()."""
-
-    def __init__(self, name):
-        self.name = name
-
-    def id(self):
-        return "bench." + self.name
 
 
 def png(w, ht, seed):
@@ -113,17 +95,6 @@ def png(w, ht, seed):
             + chunk(b"IHDR", struct.pack(">IIBBBBB", w, ht, 8, 2, 0, 0, 0))
             + chunk(b"IDAT", zlib.compress(raw, 6)) + chunk(b"IEND", b""))
 
-
-def proc_stat(pid):
-    """(rss_kb, cpu_ticks) of pid from /proc."""
-    rss = 0
-    with open("/proc/%d/status" % pid) as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-    with open("/proc/%d/stat" % pid) as fh:
-        fields = fh.read().rsplit(")", 1)[1].split()
-    return rss, int(fields[11]) + int(fields[12])  # utime + stime
 
 
 def slogan(cid, text, fg="#FFD700", bg="#B71C1C", ticker=False,
@@ -260,10 +231,6 @@ def run_ticker(n):
     finally:
         rig.close()
 
-
-def summary(values):
-    return {"median": statistics.median(values), "min": min(values),
-            "max": max(values), "runs": values}
 
 
 def main():
