@@ -185,38 +185,37 @@ void mc_cache_close(struct mc_cache *c)
 	free(c);
 }
 
-char *mc_cache_path(const struct mc_cache *c, const char *sha256, char *buf,
-                    size_t len)
+/*
+ * dir/<sha256><suffix> into buf.  An empty path for a bad sha256 (or one
+ * that does not fit) makes every later open() fail with ENOENT rather
+ * than reach outside the cache.
+ */
+static char *sha_path(const char *dir, const char *sha256, const char *suffix,
+                      char *buf, size_t len)
 {
 	int n;
 
 	if (!len)
 		return buf;
 	buf[0] = '\0';
-	/* An empty path makes every later open() fail with ENOENT rather
-	 * than reach outside the cache. */
 	if (!sha_ok(sha256))
 		return buf;
-	n = snprintf(buf, len, "%s/%s", c->blobs, sha256);
+	n = snprintf(buf, len, "%s/%s%s", dir, sha256, suffix);
 	if (n < 0 || (size_t)n >= len)
 		buf[0] = '\0';
 	return buf;
 }
 
+char *mc_cache_path(const struct mc_cache *c, const char *sha256, char *buf,
+                    size_t len)
+{
+	return sha_path(c->blobs, sha256, "", buf, len);
+}
+
 char *mc_cache_part_path(const struct mc_cache *c, const char *sha256,
                          char *buf, size_t len)
 {
-	int n;
-
-	if (!len)
-		return buf;
-	buf[0] = '\0';
-	if (!sha_ok(sha256))
-		return buf;
-	n = snprintf(buf, len, "%s/%s.part", c->tmp, sha256);
-	if (n < 0 || (size_t)n >= len)
-		buf[0] = '\0';
-	return buf;
+	return sha_path(c->tmp, sha256, ".part", buf, len);
 }
 
 bool mc_cache_has(const struct mc_cache *c, const char *sha256, int64_t size)
