@@ -6,10 +6,27 @@
 #define MC_TEST_H
 
 #include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "minecast/error.h"
+
+/* Run a shell command (printf-style); fail the test when it fails. */
+static inline void mc_test_sh(const char *fmt, ...)
+        __attribute__((format(printf, 1, 2)));
+static inline void mc_test_sh(const char *fmt, ...)
+{
+	char cmd[2048];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (system(cmd) != 0)
+		fail_msg("command failed: %s", cmd);
+}
 
 /*
  * Assert that rc and e carry code and that the message names field; what

@@ -59,30 +59,17 @@ struct fixture {
 	const struct mc_output_ops *ops; /* mc_output_gstreamer */
 };
 
-/* Run a shell command; fail the test when it fails. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("command failed: %s", cmd);
-}
-
 /* A 440 Hz sine at half scale, secs long, encoded by the element chain
  * enc into dir/name. */
 static void make_sine(const char *dir, const char *name, double secs,
                       const char *enc)
 {
-	sh("gst-launch-1.0 -q audiotestsrc wave=sine freq=440 volume=0.5 "
-	   "samplesperbuffer=480 num-buffers=%d ! "
-	   "audio/x-raw,rate=48000,channels=1,format=S16LE ! %s ! "
-	   "filesink location='%s/%s'",
-	   (int)(secs * 100), enc, dir, name);
+	mc_test_sh(
+	        "gst-launch-1.0 -q audiotestsrc wave=sine freq=440 volume=0.5 "
+	        "samplesperbuffer=480 num-buffers=%d ! "
+	        "audio/x-raw,rate=48000,channels=1,format=S16LE ! %s ! "
+	        "filesink location='%s/%s'",
+	        (int)(secs * 100), enc, dir, name);
 }
 
 static int setup_group(void **state)
@@ -102,8 +89,8 @@ static int setup_group(void **state)
 	make_sine(f->dir, "sine1.mp3", 1.0,
 	          "audioconvert ! lamemp3enc target=bitrate bitrate=128");
 	/* Not audio at all, and a WAV cut inside its header. */
-	sh("head -c 20000 /dev/urandom > '%s/corrupt.mp3'", f->dir);
-	sh("head -c 30 '%s/sine1.wav' > '%s/cut.wav'", f->dir, f->dir);
+	mc_test_sh("head -c 20000 /dev/urandom > '%s/corrupt.mp3'", f->dir);
+	mc_test_sh("head -c 30 '%s/sine1.wav' > '%s/cut.wav'", f->dir, f->dir);
 	{
 		char amp[128];
 		FILE *fp;
@@ -127,7 +114,7 @@ static int teardown_group(void **state)
 	struct fixture *f = *state;
 
 	if (!getenv("MC_KEEP"))
-		sh("rm -rf '%s'", f->dir);
+		mc_test_sh("rm -rf '%s'", f->dir);
 	free(f);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mc_test.h"
 #include "minecast/util.h"
 
 #include "config.h"
@@ -54,20 +55,6 @@ int dlclose(void *handle)
 static char dir[] = "/tmp/test-vlc-XXXXXX";
 static char out_wav[256];
 
-/* Run a shell command; fail the test if it fails. */
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	if (system(cmd) != 0)
-		fail_msg("test setup command failed: %s", cmd);
-}
-
 static char *at(const char *name)
 {
 	static char paths[8][256];
@@ -85,30 +72,35 @@ static int group_setup(void **state)
 		return -1;
 	snprintf(out_wav, sizeof(out_wav), "%s/out.wav", dir);
 	/* One second of 440 Hz at half scale, in every format. */
-	sh("sox -q -n -r 48000 -c 2 %s/tone.wav synth 1.0 sine 440 vol 0.5",
-	   dir);
-	sh("sox -q %s/tone.wav %s/tone.flac", dir, dir);
-	sh("sox -q %s/tone.wav %s/tone.ogg", dir, dir);
-	sh("gst-launch-1.0 -q filesrc location=%s/tone.wav ! wavparse ! "
-	   "audioconvert ! lamemp3enc ! id3v2mux ! filesink "
-	   "location=%s/tone.mp3",
-	   dir, dir);
-	sh("gst-launch-1.0 -q filesrc location=%s/tone.wav ! wavparse ! "
-	   "audioconvert ! audioresample ! opusenc ! oggmux ! "
-	   "filesink location=%s/tone.opus",
-	   dir, dir);
+	mc_test_sh("sox -q -n -r 48000 -c 2 %s/tone.wav synth 1.0 sine 440 vol "
+	           "0.5",
+	           dir);
+	mc_test_sh("sox -q %s/tone.wav %s/tone.flac", dir, dir);
+	mc_test_sh("sox -q %s/tone.wav %s/tone.ogg", dir, dir);
+	mc_test_sh(
+	        "gst-launch-1.0 -q filesrc location=%s/tone.wav ! wavparse ! "
+	        "audioconvert ! lamemp3enc ! id3v2mux ! filesink "
+	        "location=%s/tone.mp3",
+	        dir, dir);
+	mc_test_sh(
+	        "gst-launch-1.0 -q filesrc location=%s/tone.wav ! wavparse ! "
+	        "audioconvert ! audioresample ! opusenc ! oggmux ! "
+	        "filesink location=%s/tone.opus",
+	        dir, dir);
 	/* Thirty seconds, small: paced at real time by afile. */
-	sh("sox -q -n -r 8000 -c 1 %s/long.wav synth 30 sine 300 vol 0.3", dir);
+	mc_test_sh(
+	        "sox -q -n -r 8000 -c 1 %s/long.wav synth 30 sine 300 vol 0.3",
+	        dir);
 	/* Not audio at all, and audio cut off after its header. */
-	sh("head -c 4096 /dev/urandom > %s/corrupt.ogg", dir);
-	sh("head -c 300 %s/tone.ogg > %s/truncated.ogg", dir, dir);
+	mc_test_sh("head -c 4096 /dev/urandom > %s/corrupt.ogg", dir);
+	mc_test_sh("head -c 300 %s/tone.ogg > %s/truncated.ogg", dir, dir);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
 	(void)state;
-	sh("rm -rf %s", dir);
+	mc_test_sh("rm -rf %s", dir);
 	return 0;
 }
 
