@@ -16,18 +16,7 @@ campaign=$src/playlists/november-2023.json
 mkdir -p "$scratch"
 out=$scratch/preview.txt
 
-pass=0
-fail=0
-check() { # description, then a command that must succeed
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 if ! "$ctl" schedule preview "$campaign" --date 2023-11-12 >"$out" \
 	2>"$scratch/preview.err"; then
@@ -80,5 +69,4 @@ check "an impossible --date is a usage error (2)" test $? -eq 2
 "$ctl" schedule preview --help | grep -q -- "--clock-unsynced"
 check "preview --help explains --clock-unsynced" test $? -eq 0
 
-echo "$pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary

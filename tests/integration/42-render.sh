@@ -19,18 +19,7 @@ assets=$build/playlists/assets
 rm -rf "$scratch"
 mkdir -p "$scratch"
 
-pass=0
-fail=0
-check() { # description, then a command that must succeed
-	local what=$1
-	shift
-	if "$@"; then
-		pass=$((pass + 1))
-	else
-		echo "FAIL: $what"
-		fail=$((fail + 1))
-	fi
-}
+. "$(dirname "$0")/lib.sh"
 
 for f in "$player" "$campaign" "$assets/pano-vung-mo.png"; do
 	[ -e "$f" ] || { echo "FAIL: $f is not built"; exit 1; }
@@ -148,5 +137,4 @@ run u5 2 --manifest "$campaign" --at tomorrow --out "$scratch/x.png" &&
 	check "--at named" has u5.err "\-\-at"
 run help 0 --help && check "help" has help.out "--manifest FILE"
 
-echo "render: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+check_summary render
