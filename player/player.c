@@ -465,6 +465,11 @@ int mc_player_run(struct mc_player *p)
 	struct sigaction sa = {0};
 	uint64_t wd_usec = 0;
 	int64_t wd_every = 0, next_wd = 0;
+	/* The schedule is evaluated when it asked to be, after events, and
+	 * at least every LOOP_MAX_WAIT_MS (to notice clock steps) — not on
+	 * every turn an animating output asks for. */
+	int64_t sched_due = 0;
+	bool events = true;
 
 	signal_target = p;
 	sa.sa_handler = on_signal;
@@ -484,12 +489,18 @@ int mc_player_run(struct mc_player *p)
 			check_clock(p);
 			p->next_clock_ms = mono + CLOCK_CHECK_MS;
 		}
-		/* Alerts first: one starting now holds the channels before
-		 * the timeline decides what they play. */
-		t = mc_control_tick(p, now);
-		wake = min64(wake, t == INT64_MAX ? wake : mono + (t - now));
-		t = mc_timeline_tick(p->tl, now, p->clock_synced);
-		wake = min64(wake, mono + (t - now));
+		if (events || mono >= sched_due) {
+			sched_due = mono + LOOP_MAX_WAIT_MS;
+			/* Alerts first: one starting now holds the channels
+			 * before the timeline decides what they play. */
+			t = mc_control_tick(p, now);
+			if (t != INT64_MAX)
+				sched_due = min64(sched_due, mono + (t - now));
+			t = mc_timeline_tick(p->tl, now, p->clock_synced);
+			sched_due = min64(sched_due, mono + (t - now));
+			events = false;
+		}
+		wake = min64(wake, sched_due);
 		/* Outputs with a render loop or a bus: their turn, and how
 		 * soon they want the next (-1: no wish). */
 		for (size_t k = 0; k < p->n_outputs; k++) {
@@ -523,8 +534,10 @@ int mc_player_run(struct mc_player *p)
 			wake = min64(wake, next_wd);
 		wake = min64(wake, p->next_health_ms);
 		t = wake - mc_mono_ms();
-		if (poll(&pfd, 1, t < 0 ? 0 : (int)t) > 0)
+		if (poll(&pfd, 1, t < 0 ? 0 : (int)t) > 0) {
 			handle_events(p);
+			events = true;
+		}
 	}
 	sd_notify(0, "STOPPING=1");
 	mc_log_info("player", "stopping");
