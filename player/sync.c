@@ -56,11 +56,11 @@ static enum mc_err load_manifest(struct mc_player *p,
 	rc = mc_manifest_load(path, MC_DOC_MANIFEST, m, err);
 	if (rc != MC_OK)
 		return rc;
-	if (!(*m)->node || strcmp((*m)->node, p->cfg.node_id) != 0) {
+	if ((*m)->node && strcmp((*m)->node, p->cfg.node_id) != 0) {
 		rc = mc_error_set(err, MC_ERR_NODE,
 		                  "node: manifest is for '%s', this node is "
 		                  "'%s'",
-		                  (*m)->node ? (*m)->node : "", p->cfg.node_id);
+		                  (*m)->node, p->cfg.node_id);
 		goto fail;
 	}
 	*s = mc_sched_new(*m, err);

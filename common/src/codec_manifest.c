@@ -316,7 +316,10 @@ static enum mc_err parse_header(json_t *root, enum mc_doc_kind expect,
 		goto fail;
 	}
 	if (expect == MC_DOC_MANIFEST) {
-		TRY(mc__json_id(root, "", "node", MC__REQUIRED, &m->node, err));
+		/* Optional: the controller compiles one manifest for every
+		 * node its entries select alike; the signed pointer names the
+		 * node. */
+		TRY(mc__json_id(root, "", "node", MC__OPTIONAL, &m->node, err));
 		TRY(mc__json_string(root, "", "generated", MC__OPTIONAL,
 		                    MC__NAME_MAX, &generated, err));
 		if (generated &&

@@ -31,6 +31,11 @@ const char *mc_strerror(enum mc_err err)
 	case MC_ERR_HASH: return "content hash mismatch";
 	case MC_ERR_NOTFOUND: return "not found";
 	case MC_ERR_UNSUPPORTED: return "unsupported format or feature";
+	case MC_ERR_AUTH: return "not authenticated";
+	case MC_ERR_FORBIDDEN: return "not allowed";
+	case MC_ERR_EXISTS: return "already exists";
+	case MC_ERR_CONFLICT: return "conflicts with the current state";
+	case MC_ERR_MEDIA: return "media file refused";
 	}
 	return "unknown error";
 }

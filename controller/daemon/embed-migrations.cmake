@@ -1,0 +1,18 @@
+# Writes OUT: a C file with every migration's SQL as a string, in order.
+# Migration N is the file whose name starts with N (001-core.sql, ...).
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
+set(body "/* Generated from controller/daemon/migrations; do not edit. */\n#include <stddef.h>\n#include \"db_internal.h\"\n\nconst struct mcc_migration mcc_migrations[] = {\n")
+foreach(f ${FILES})
+	get_filename_component(name ${f} NAME)
+	string(REGEX MATCH "^[0-9]+" num ${name})
+	math(EXPR num "${num}")
+	file(READ ${f} sql)
+	string(REPLACE "\\" "\\\\" sql "${sql}")
+	string(REPLACE "\"" "\\\"" sql "${sql}")
+	string(REPLACE "\n" "\\n\"\n\t\"" sql "${sql}")
+	string(APPEND body "\t{${num}, \"${name}\",\n\t\"${sql}\"},\n")
+endforeach()
+string(APPEND body "\t{0, NULL, NULL},\n};\n")
+file(WRITE ${OUT}.tmp "${body}")
+execute_process(COMMAND ${CMAKE_COMMAND} -E copy_if_different ${OUT}.tmp ${OUT})

@@ -1,0 +1,45 @@
+/*
+ * The fleet: what every node says about itself, and its status.
+ *
+ * Ingest (called from the MQTT thread with parsed, node-checked messages):
+ * state → node_live (online, boot, applied version, sync); health →
+ * node_live.health_json; pop batches → the pop table, committed, then
+ * acknowledged on node/<id>/pop/ack with the ids now stored (idempotent:
+ * ids already held are acknowledged again).
+ *
+ * Status of a node, from thresholds in [fleet] config: online | offline
+ * (since) | never seen; flags stale, clock, behind, disk_low, hot,
+ * throttled.  GET /v1/fleet lists them; GET /v1/nodes/{id}/status shows
+ * one with its last health.
+ */
+#ifndef MCC_FLEET_H
+#define MCC_FLEET_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "minecast/messages.h"
+
+#include "route.h"
+
+struct mcc;
+
+void mcc_fleet_on_state(struct mcc *c, const struct mc_state *s);
+void mcc_fleet_on_health(struct mcc *c, const struct mc_health *h);
+void mcc_fleet_on_pop(struct mcc *c, const struct mc_pop_batch *b);
+
+/* Status object of one node (as GET /v1/nodes/{id}/status); NULL if no
+ * such node. */
+json_t *mcc_fleet_status(struct mcc *c, sqlite3 *db, const char *node);
+
+/* Counts for /metrics: nodes by status; rollout lag. */
+void mcc_fleet_metrics(struct mcc *c, sqlite3 *db, json_t *out);
+
+/* Once a second: status changes (a node went stale) are logged. */
+void mcc_fleet_tick(struct mcc *c);
+
+extern const struct mcc_route mcc_fleet_routes[];
+
+#endif

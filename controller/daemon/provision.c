@@ -1,0 +1,9 @@
+/* STUB: replaced by the module's owner. */
+#include <stddef.h>
+
+#include "http.h"
+#include "provision.h"
+
+const struct mcc_route mcc_provision_routes[] = {
+        {NULL, NULL, 0, 0, 0, NULL},
+};
