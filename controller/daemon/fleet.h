@@ -20,15 +20,30 @@
 #include <jansson.h>
 #include <sqlite3.h>
 
+#include "minecast/error.h"
 #include "minecast/messages.h"
 
 #include "route.h"
 
 struct mcc;
 
+/*
+ * Start the proof-of-play writer thread (mcc_mqtt_start calls it before
+ * it connects) and stop it, draining what is queued (mcc_mqtt_stop calls
+ * it after the network thread ended).  Without a writer, batches are
+ * stored and acknowledged at once on the caller's thread.
+ */
+enum mc_err mcc_fleet_start(struct mcc *c, struct mc_error *err);
+void mcc_fleet_stop(struct mcc *c);
+
 void mcc_fleet_on_state(struct mcc *c, const struct mc_state *s);
 void mcc_fleet_on_health(struct mcc *c, const struct mc_health *h);
-void mcc_fleet_on_pop(struct mcc *c, const struct mc_pop_batch *b);
+/*
+ * Queue a parsed, node-checked batch for the writer.  Takes the batch's
+ * contents over: *b is left cleared.  When the queue stays full the batch
+ * is dropped unacknowledged (logged); its node sends it again.
+ */
+void mcc_fleet_on_pop(struct mcc *c, struct mc_pop_batch *b);
 
 /* Status object of one node (as GET /v1/nodes/{id}/status); NULL if no
  * such node. */
