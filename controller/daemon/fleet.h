@@ -49,7 +49,25 @@ void mcc_fleet_on_pop(struct mcc *c, struct mc_pop_batch *b);
  * such node. */
 json_t *mcc_fleet_status(struct mcc *c, sqlite3 *db, const char *node);
 
-/* Counts for /metrics: nodes by status; rollout lag. */
+/*
+ * Counts for /metrics, set as members of the JSON object out (metrics.c
+ * turns them into Prometheus series):
+ *   "nodes_by_status": {"online": N, "offline": N, "never": N}
+ *       → minecast_nodes{status="online"} N ...
+ *   "nodes_by_flag": {"stale": N, "clock": N, "behind": N, "disk_low": N,
+ *                     "hot": N, "throttled": N}
+ *       → minecast_nodes_flagged{flag="stale"} N ...
+ *   "rollout_lag_nodes": N   nodes whose applied version is below their
+ *                            desired version (any duration)
+ *       → minecast_rollout_lag_nodes N
+ *   "pop_records_ingested_total": N   records committed since start
+ *       → minecast_pop_records_ingested_total N (counter)
+ *   "pop_records_per_second": X   mean over the last 60 s
+ *       → minecast_pop_records_per_second X (gauge)
+ *   "pop_batches_dropped_total": N   batches not stored (queue full,
+ *                                    database error); nodes re-send
+ * db is the caller's connection (read only).
+ */
 void mcc_fleet_metrics(struct mcc *c, sqlite3 *db, json_t *out);
 
 /* Once a second: status changes (a node went stale) are logged. */
