@@ -12,13 +12,17 @@
 #include <string.h>
 
 #include "minecast/log.h"
+#include "minecast/sched.h"
 #include "minecast/text.h"
 #include "minecast/util.h"
 
+#include "audit.h"
 #include "db.h"
 #include "http.h"
+#include "mcc.h"
 #include "org.h"
 #include "org_internal.h"
+#include "provision.h"
 
 /* ------------------------------------------------------------------ */
 /* A growable array of strings */
@@ -666,6 +670,1138 @@ out:
 	return rc;
 }
 
+/* ------------------------------------------------------------------ */
+/* The API: /v1/groups, /v1/companies, /v1/sites, /v1/nodes */
+
+#define ORG_BODY_MAX (64 * 1024) /* an org object is a few hundred bytes */
+#define ORG_NAME_MAX 200         /* bytes of a name, after NFC */
+#define ORG_TAGS_MAX 32          /* the player reads at most 32 tags */
+#define ORG_LIST_MAX 10000       /* largest ?limit= */
+#define ORG_WRITE    MCC_ROLE_TECHNICIAN
+#define ORG_READ     MCC_ROLE_ANY_USER
+
+/*
+ * A group, a company or a site: what their handlers need to know.  Nodes
+ * have handlers of their own (site required, tags).
+ */
+struct org_kind {
+	const char *kind;         /* "group": audit kind, action prefix */
+	const char *table;        /* "groups" */
+	const char *vi, *en;      /* "tập đoàn", "group" */
+	const char *parent;       /* JSON key of the parent; NULL = none */
+	const char *parent_col;   /* its column ("group_id") */
+	const char *parent_table; /* its table ("groups") */
+	const char *parent_vi;    /* its name in Vietnamese */
+	const char *child_table;  /* rows that refer to it ("companies") */
+	const char *child_col;    /* their column ("group_id") */
+	const char *child_vi, *child_en; /* "công ty", "companies" */
+	bool timezone;                   /* sites have one */
+	const char *insert_sql; /* ?1 id ?2 name ?3 parent ?4 now ?5 tz */
+	const char *one_sql;    /* the object whose id is ?1 */
+	const char *list_sql;   /* filters ?1..?4, limit ?5, offset ?6 */
+	const char *count_sql;  /* filters ?1..?4 */
+	const char *filters[4]; /* query keys bound to ?1..?4 */
+};
+
+#define GROUP_COLS                                                             \
+	"SELECT g.id, g.name, (SELECT count(*) FROM companies x WHERE "        \
+	"x.group_id = g.id) AS companies, g.created_ms FROM groups g"
+#define COMPANY_COLS                                                           \
+	"SELECT c.id, c.name, c.group_id AS \"group\", (SELECT count(*) FROM " \
+	"sites x WHERE x.company_id = c.id) AS sites, c.created_ms FROM "      \
+	"companies c"
+#define COMPANY_WHERE " WHERE (?1 IS NULL OR c.group_id = ?1)"
+#define SITE_COLS                                                              \
+	"SELECT s.id, s.name, s.company_id AS company, c.group_id AS "         \
+	"\"group\", s.timezone, (SELECT count(*) FROM nodes x WHERE "          \
+	"x.site_id = s.id) AS nodes, s.created_ms FROM sites s LEFT JOIN "     \
+	"companies c ON c.id = s.company_id"
+#define SITE_WHERE                                                             \
+	" WHERE (?1 IS NULL OR s.company_id = ?1) AND (?2 IS NULL OR "         \
+	"c.group_id = ?2)"
+#define NODE_COLS                                                              \
+	"SELECT n.id, n.name, n.site_id AS site, s.company_id AS company, "    \
+	"c.group_id AS \"group\", (SELECT json_group_array(tag) FROM (SELECT " \
+	"t.tag FROM node_tags t WHERE t.node_id = n.id ORDER BY t.tag)) AS "   \
+	"tags_json, n.provisioned_ms, n.created_ms FROM nodes n JOIN sites s " \
+	"ON s.id = n.site_id LEFT JOIN companies c ON c.id = s.company_id"
+#define NODE_WHERE                                                             \
+	" WHERE (?1 IS NULL OR n.site_id = ?1) AND (?2 IS NULL OR EXISTS "     \
+	"(SELECT 1 FROM node_tags t WHERE t.node_id = n.id AND t.tag = ?2)) "  \
+	"AND (?3 IS NULL OR s.company_id = ?3) AND (?4 IS NULL OR "            \
+	"c.group_id = ?4)"
+#define PAGE " LIMIT ?5 OFFSET ?6"
+
+static const struct org_kind k_group = {
+        .kind = "group",
+        .table = "groups",
+        .vi = "tập đoàn",
+        .en = "group",
+        .child_table = "companies",
+        .child_col = "group_id",
+        .child_vi = "công ty",
+        .child_en = "companies",
+        .insert_sql = "INSERT INTO groups (id, name, created_ms) "
+                      "VALUES (?1, ?2, ?4)",
+        .one_sql = GROUP_COLS " WHERE g.id = ?1",
+        .list_sql = GROUP_COLS " ORDER BY g.id" PAGE,
+        .count_sql = "SELECT count(*) FROM groups",
+};
+
+static const struct org_kind k_company = {
+        .kind = "company",
+        .table = "companies",
+        .vi = "công ty",
+        .en = "company",
+        .parent = "group",
+        .parent_col = "group_id",
+        .parent_table = "groups",
+        .parent_vi = "tập đoàn",
+        .child_table = "sites",
+        .child_col = "company_id",
+        .child_vi = "công trường",
+        .child_en = "sites",
+        .insert_sql = "INSERT INTO companies (id, name, group_id, "
+                      "created_ms) VALUES (?1, ?2, ?3, ?4)",
+        .one_sql = COMPANY_COLS " WHERE c.id = ?1",
+        .list_sql = COMPANY_COLS COMPANY_WHERE " ORDER BY c.id" PAGE,
+        .count_sql = "SELECT count(*) FROM companies c" COMPANY_WHERE,
+        .filters = {"group"},
+};
+
+static const struct org_kind k_site = {
+        .kind = "site",
+        .table = "sites",
+        .vi = "công trường",
+        .en = "site",
+        .parent = "company",
+        .parent_col = "company_id",
+        .parent_table = "companies",
+        .parent_vi = "công ty",
+        .child_table = "nodes",
+        .child_col = "site_id",
+        .child_vi = "thiết bị",
+        .child_en = "nodes",
+        .timezone = true,
+        .insert_sql = "INSERT INTO sites (id, name, company_id, timezone, "
+                      "created_ms) VALUES (?1, ?2, ?3, ?5, ?4)",
+        .one_sql = SITE_COLS " WHERE s.id = ?1",
+        .list_sql = SITE_COLS SITE_WHERE " ORDER BY s.id" PAGE,
+        .count_sql = "SELECT count(*) FROM sites s LEFT JOIN companies c "
+                     "ON c.id = s.company_id" SITE_WHERE,
+        .filters = {"company", "group"},
+};
+
+static const char *const node_filters[4] = {"site", "tag", "company", "group"};
+
+/* -- reading bodies ------------------------------------------------- */
+
+/* Refuse keys not in allowed (NULL-terminated). */
+static enum mc_err check_keys(json_t *body, const char *const *allowed,
+                              struct mc_error *err)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(body, key, v)
+	{
+		size_t i;
+
+		for (i = 0; allowed[i]; i++)
+			if (strcmp(allowed[i], key) == 0)
+				break;
+		if (!allowed[i])
+			return mc_error_set(
+			        err, MC_ERR_RANGE,
+			        "%.64s: trường không biết / unknown "
+			        "field",
+			        mc_id_valid(key) ? key : "body");
+	}
+	return MC_OK;
+}
+
+/* An id: *out is NULL when absent (MC_ERR_MISSING if required). */
+static enum mc_err get_id(json_t *body, const char *key, bool required,
+                          const char **out, struct mc_error *err)
+{
+	json_t *v = json_object_get(body, key);
+
+	*out = NULL;
+	if (!v) {
+		if (required)
+			return mc_error_set(err, MC_ERR_MISSING,
+			                    "%s: bắt buộc / required", key);
+		return MC_OK;
+	}
+	if (!json_is_string(v))
+		return mc_error_set(err, MC_ERR_TYPE,
+		                    "%s: phải là chuỗi / must be a string",
+		                    key);
+	if (!mc_id_valid(json_string_value(v)))
+		return mc_error_set(err, MC_ERR_RANGE,
+		                    "%s: mã không hợp lệ / not an id "
+		                    "([A-Za-z0-9._-], 1 to 64)",
+		                    key);
+	*out = json_string_value(v);
+	return MC_OK;
+}
+
+/* A reference that may be null: *present tells whether the key is there,
+ * *out is NULL for null. */
+static enum mc_err get_ref(json_t *body, const char *key, bool *present,
+                           const char **out, struct mc_error *err)
+{
+	json_t *v = json_object_get(body, key);
+
+	*present = v != NULL;
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return MC_OK;
+	return get_id(body, key, false, out, err);
+}
+
+/* A person's name: one line of NFC text, *out NULL when absent. */
+static enum mc_err get_name(json_t *body, const char *key, char **out,
+                            struct mc_error *err)
+{
+	json_t *v = json_object_get(body, key);
+	enum mc_err rc;
+
+	*out = NULL;
+	if (!v)
+		return MC_OK;
+	if (!json_is_string(v))
+		return mc_error_set(err, MC_ERR_TYPE,
+		                    "%s: phải là chuỗi / must be a string",
+		                    key);
+	if (json_string_length(v) > 4 * ORG_NAME_MAX)
+		return mc_error_set(err, MC_ERR_RANGE,
+		                    "%s: tối đa %d byte / at most %d bytes",
+		                    key, ORG_NAME_MAX, ORG_NAME_MAX);
+	rc = mc_text_normalize(json_string_value(v), json_string_length(v),
+	                       ORG_NAME_MAX, key, out, err);
+	if (rc != MC_OK)
+		return rc;
+	if (strpbrk(*out, "\t\n")) {
+		MC_FREE(*out);
+		return mc_error_set(err, MC_ERR_RANGE,
+		                    "%s: chỉ một dòng / one line, no tabs",
+		                    key);
+	}
+	return MC_OK;
+}
+
+/* tags: an array of at most ORG_TAGS_MAX ids, kept sorted and distinct. */
+static enum mc_err get_tags(json_t *body, bool *present, struct mcc__strv *out,
+                            struct mc_error *err)
+{
+	json_t *v = json_object_get(body, "tags"), *e;
+	size_t i;
+
+	*present = v != NULL;
+	if (!v || json_is_null(v))
+		return MC_OK;
+	if (!json_is_array(v))
+		return mc_error_set(
+		        err, MC_ERR_TYPE,
+		        "tags: phải là một mảng / must be an array");
+	if (json_array_size(v) > ORG_TAGS_MAX)
+		return mc_error_set(err, MC_ERR_RANGE,
+		                    "tags: tối đa %d nhãn / at most %d tags",
+		                    ORG_TAGS_MAX, ORG_TAGS_MAX);
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e))
+			return mc_error_set(
+			        err, MC_ERR_TYPE,
+			        "tags[%zu]: phải là chuỗi / must be "
+			        "a string",
+			        i);
+		if (!mc_id_valid(json_string_value(e)))
+			return mc_error_set(
+			        err, MC_ERR_RANGE,
+			        "tags[%zu]: mã không hợp lệ / not an "
+			        "id ([A-Za-z0-9._-], 1 to 64)",
+			        i);
+		if (mcc__strv_push(out, json_string_value(e)) != MC_OK)
+			return mc_error_set(err, MC_ERR_NOMEM, "out of memory");
+	}
+	mcc__strv_sort_unique(out);
+	return MC_OK;
+}
+
+static bool stop_at_first(int64_t start_ms, const char *start, void *ud)
+{
+	(void)start_ms;
+	(void)start;
+	(void)ud;
+	return false;
+}
+
+/* timezone: a zone the schedule engine (players included) knows. */
+static enum mc_err get_timezone(json_t *body, const char **out,
+                                struct mc_error *err)
+{
+	json_t *v = json_object_get(body, "timezone");
+	struct mc_error e;
+	const char *tz;
+
+	*out = NULL;
+	if (!v)
+		return MC_OK;
+	if (!json_is_string(v))
+		return mc_error_set(
+		        err, MC_ERR_TYPE,
+		        "timezone: phải là chuỗi / must be a string");
+	tz = json_string_value(v);
+	if (json_string_length(v) > 64 ||
+	    mc_sched_expand("20240101T000000", tz, "FREQ=DAILY;COUNT=1", 1,
+	                    stop_at_first, NULL, &e) != MC_OK)
+		return mc_error_set(
+		        err, MC_ERR_TZ,
+		        "timezone: múi giờ không biết / unknown time "
+		        "zone (e.g. Asia/Ho_Chi_Minh)");
+	*out = tz;
+	return MC_OK;
+}
+
+/* The controller's default zone: settings "timezone", else the
+ * schedule engine's default. */
+static char *default_timezone(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	char *tz = NULL;
+
+	st = mcc_db_prepare(db, "SELECT value_json FROM settings WHERE key = "
+	                        "'timezone'");
+	if (st && sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		json_t *v = t ? json_loads(t, JSON_DECODE_ANY, NULL) : NULL;
+
+		if (json_is_string(v))
+			tz = strdup(json_string_value(v));
+		json_decref(v);
+	}
+	if (st)
+		mcc_db_done(st);
+	return tz ? tz : strdup(MC_SCHED_DEFAULT_TZ);
+}
+
+/* -- database helpers ----------------------------------------------- */
+
+/* The object sql (?1 = id) selects: json null when there is none, NULL
+ * on a database error.  New reference. */
+static json_t *fetch_one(sqlite3 *db, const char *sql, const char *id)
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+	json_t *rows, *one;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	rows = mcc_db_rows(st);
+	mcc_db_done(st);
+	if (!rows)
+		return NULL;
+	one = json_array_get(rows, 0);
+	one = one ? json_incref(one) : json_null();
+	json_decref(rows);
+	return one;
+}
+
+/* Run sql with text parameters ?1 and ?2 (NULL binds SQL NULL); returns
+ * sqlite3_step's result (SQLITE_DONE on success). */
+static int run2(sqlite3 *db, const char *sql, const char *a, const char *b)
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+	int step;
+
+	if (!st)
+		return SQLITE_ERROR;
+	if (a)
+		sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (b)
+		sqlite3_bind_text(st, 2, b, -1, SQLITE_TRANSIENT);
+	step = sqlite3_step(st);
+	mcc_db_done(st);
+	return step;
+}
+
+/* count(*) of sql with text parameter ?1; -1 on error. */
+static int64_t count1(sqlite3 *db, const char *sql, const char *a)
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+	int64_t n = -1;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, a, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	mcc_db_done(st);
+	return n;
+}
+
+/* Replace a node's tags. */
+static int set_tags(sqlite3 *db, const char *node, const struct mcc__strv *t)
+{
+	int step = run2(db, "DELETE FROM node_tags WHERE node_id = ?1", node,
+	                NULL);
+
+	for (size_t i = 0; i < t->n && step == SQLITE_DONE; i++)
+		step = run2(
+		        db,
+		        "INSERT INTO node_tags (node_id, tag) VALUES (?1, ?2)",
+		        node, t->s[i]);
+	return step;
+}
+
+/* A path id: 400 unless it is an id. */
+static const char *path_id(struct mcc_req *rq, struct mc_error *err)
+{
+	const char *id = rq->n_params > 0 ? rq->params[0] : NULL;
+
+	if (!id || !mc_id_valid(id)) {
+		mc_error_set(err, MC_ERR_RANGE,
+		             "id: mã không hợp lệ / not an id ([A-Za-z0-9._-], "
+		             "1 to 64)");
+		return NULL;
+	}
+	return id;
+}
+
+/* A whole number from the query in [min, max]; def when absent. */
+static bool query_int(struct mcc_req *rq, const char *key, int64_t min,
+                      int64_t max, int64_t def, int64_t *out,
+                      struct mc_error *err)
+{
+	const char *s = mcc_req_query(rq, key);
+	int64_t v = 0;
+
+	*out = def;
+	if (!s)
+		return true;
+	if (!*s || strlen(s) > 18)
+		goto bad;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			goto bad;
+		v = v * 10 + (*p - '0');
+	}
+	if (v < min || v > max)
+		goto bad;
+	*out = v;
+	return true;
+bad:
+	mc_error_set(err, MC_ERR_RANGE,
+	             "%s: phải là số nguyên từ %lld đến %lld / must be a whole "
+	             "number from %lld to %lld",
+	             key, (long long)min, (long long)max, (long long)min,
+	             (long long)max);
+	return false;
+}
+
+static enum mc_err db_fail(struct mc_error *err)
+{
+	return mc_error_set(err, MC_ERR_IO,
+	                    "cơ sở dữ liệu lỗi / database error; see the "
+	                    "controller's log");
+}
+
+/* -- lists ---------------------------------------------------------- */
+
+static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
+                      const char *const filters[4], const char *list_sql,
+                      const char *count_sql)
+{
+	const char *vals[4] = {NULL, NULL, NULL, NULL};
+	struct mc_error err;
+	int64_t limit, offset, total = -1;
+	json_t *rows = NULL, *doc;
+	sqlite3_stmt *st;
+	sqlite3 *db;
+	bool paged;
+
+	mc_error_clear(&err);
+	for (int i = 0; i < 4; i++) {
+		if (!filters[i])
+			continue;
+		vals[i] = mcc_req_query(rq, filters[i]);
+		if (vals[i] && !mc_id_valid(vals[i])) {
+			mc_error_set(&err, MC_ERR_RANGE,
+			             "%s: mã không hợp lệ / not an id "
+			             "([A-Za-z0-9._-], 1 to 64)",
+			             filters[i]);
+			goto bad;
+		}
+	}
+	paged = mcc_req_query(rq, "limit") || mcc_req_query(rq, "offset");
+	if (!query_int(rq, "limit", 1, ORG_LIST_MAX, -1, &limit, &err) ||
+	    !query_int(rq, "offset", 0, INT32_MAX, 0, &offset, &err))
+		goto bad;
+	db = mcc_db(rq->c);
+	if (!db) {
+		db_fail(&err);
+		goto bad;
+	}
+	st = mcc_db_prepare(db, list_sql);
+	if (!st) {
+		db_fail(&err);
+		goto bad;
+	}
+	for (int i = 0; i < 4; i++)
+		if (vals[i])
+			sqlite3_bind_text(st, i + 1, vals[i], -1,
+			                  SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, limit);
+	sqlite3_bind_int64(st, 6, offset);
+	rows = mcc_db_rows(st);
+	mcc_db_done(st);
+	if (!rows) {
+		db_fail(&err);
+		goto bad;
+	}
+	if (paged) {
+		st = mcc_db_prepare(db, count_sql);
+		if (!st) {
+			db_fail(&err);
+			goto bad;
+		}
+		for (int i = 0; i < 4; i++)
+			if (vals[i])
+				sqlite3_bind_text(st, i + 1, vals[i], -1,
+				                  SQLITE_TRANSIENT);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			total = sqlite3_column_int64(st, 0);
+		mcc_db_done(st);
+		if (total < 0) {
+			db_fail(&err);
+			goto bad;
+		}
+	}
+	doc = json_object();
+	json_object_set_new(doc, "items", rows);
+	if (paged)
+		json_object_set_new(doc, "total", json_integer(total));
+	mcc_resp_json(rs, 200, doc);
+	return;
+bad:
+	json_decref(rows);
+	mcc_resp_mc_error(rs, &err);
+}
+
+static void get_object(struct mcc_req *rq, struct mcc_resp *rs, const char *sql,
+                       const char *vi, const char *en)
+{
+	struct mc_error err;
+	const char *id;
+	json_t *obj;
+	sqlite3 *db;
+
+	mc_error_clear(&err);
+	id = path_id(rq, &err);
+	if (!id)
+		goto bad;
+	db = mcc_db(rq->c);
+	obj = db ? fetch_one(db, sql, id) : NULL;
+	if (!obj) {
+		db_fail(&err);
+		goto bad;
+	}
+	if (json_is_null(obj)) {
+		json_decref(obj);
+		mc_error_set(&err, MC_ERR_NOTFOUND,
+		             "id: không có %s '%s' / no %s '%s'", vi, id, en,
+		             id);
+		goto bad;
+	}
+	mcc_resp_json(rs, 200, obj);
+	return;
+bad:
+	mcc_resp_mc_error(rs, &err);
+}
+
+/* -- groups, companies, sites --------------------------------------- */
+
+static void kind_create(const struct org_kind *k, struct mcc_req *rq,
+                        struct mcc_resp *rs)
+{
+	const char *allowed[] = {"id", "name", k->parent,
+	                         k->timezone ? "timezone" : NULL, NULL};
+	const char *id = NULL, *parent = NULL, *tz = NULL;
+	char *name = NULL, *tz_default = NULL;
+	json_t *body, *after = NULL;
+	sqlite3_stmt *st;
+	struct mc_error err;
+	bool in_tx = false, present;
+	sqlite3 *db = NULL;
+	int found, step;
+
+	mc_error_clear(&err);
+	body = mcc_req_json(rq, rs);
+	if (!body)
+		return;
+	if (!k->parent) /* allowed[] must stay NULL-terminated */
+		allowed[2] = k->timezone ? "timezone" : NULL;
+	if (check_keys(body, allowed, &err) != MC_OK ||
+	    get_id(body, "id", true, &id, &err) != MC_OK ||
+	    get_name(body, "name", &name, &err) != MC_OK ||
+	    (k->parent &&
+	     get_ref(body, k->parent, &present, &parent, &err) != MC_OK) ||
+	    (k->timezone && get_timezone(body, &tz, &err) != MC_OK))
+		goto bad;
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	found = mcc__org_exists(db, k->table, id);
+	if (found < 0)
+		goto dberr;
+	if (found) {
+		mc_error_set(&err, MC_ERR_EXISTS,
+		             "id: %s '%s' đã có / %s '%s' exists already",
+		             k->vi, id, k->en, id);
+		goto bad;
+	}
+	if (parent) {
+		found = mcc__org_exists(db, k->parent_table, parent);
+		if (found < 0)
+			goto dberr;
+		if (!found) {
+			mc_error_set(&err, MC_ERR_REF,
+			             "%s: không có %s '%s' / no %s '%s'",
+			             k->parent, k->parent_vi, parent, k->parent,
+			             parent);
+			goto bad;
+		}
+	}
+	if (k->timezone && !tz)
+		tz = tz_default = default_timezone(db);
+	st = mcc_db_prepare(db, k->insert_sql);
+	if (!st)
+		goto dberr;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_TRANSIENT);
+	if (k->parent && parent)
+		sqlite3_bind_text(st, 3, parent, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, mc_now_ms());
+	if (k->timezone)
+		sqlite3_bind_text(st, 5, tz, -1, SQLITE_TRANSIENT);
+	step = sqlite3_step(st);
+	mcc_db_done(st);
+	if (step != SQLITE_DONE)
+		goto dberr;
+	after = fetch_one(db, k->one_sql, id);
+	if (!json_is_object(after))
+		goto dberr;
+	{
+		char action[32];
+
+		snprintf(action, sizeof(action), "%s.create", k->kind);
+		if (mcc_audit(db, &rq->who, action, k->kind, id, NULL, after) !=
+		    MC_OK)
+			goto dberr;
+	}
+	if (mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s created %s %s", rq->who.name, k->en, id);
+	mcc_resp_json(rs, 201, after);
+	after = NULL;
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(after);
+	json_decref(body);
+	free(name);
+	free(tz_default);
+}
+
+static void kind_update(const struct org_kind *k, struct mcc_req *rq,
+                        struct mcc_resp *rs)
+{
+	const char *allowed[] = {"name", k->parent,
+	                         k->timezone ? "timezone" : NULL, NULL};
+	const char *id, *parent = NULL, *tz = NULL;
+	json_t *body = NULL, *before = NULL, *after = NULL;
+	bool in_tx = false, parent_given = false;
+	struct mc_error err;
+	char *name = NULL;
+	sqlite3 *db = NULL;
+	char sql[128];
+
+	mc_error_clear(&err);
+	id = path_id(rq, &err);
+	if (!id)
+		goto bad;
+	body = mcc_req_json(rq, rs);
+	if (!body)
+		return;
+	if (!k->parent)
+		allowed[1] = k->timezone ? "timezone" : NULL;
+	if (check_keys(body, allowed, &err) != MC_OK ||
+	    get_name(body, "name", &name, &err) != MC_OK ||
+	    (k->parent &&
+	     get_ref(body, k->parent, &parent_given, &parent, &err) != MC_OK) ||
+	    (k->timezone && get_timezone(body, &tz, &err) != MC_OK))
+		goto bad;
+	if (json_object_size(body) == 0) {
+		mc_error_set(&err, MC_ERR_MISSING,
+		             "body: không có gì để sửa / nothing to change");
+		goto bad;
+	}
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	before = fetch_one(db, k->one_sql, id);
+	if (!before)
+		goto dberr;
+	if (json_is_null(before)) {
+		mc_error_set(&err, MC_ERR_NOTFOUND,
+		             "id: không có %s '%s' / no %s '%s'", k->vi, id,
+		             k->en, id);
+		goto bad;
+	}
+	if (parent) {
+		int found = mcc__org_exists(db, k->parent_table, parent);
+
+		if (found < 0)
+			goto dberr;
+		if (!found) {
+			mc_error_set(&err, MC_ERR_REF,
+			             "%s: không có %s '%s' / no %s '%s'",
+			             k->parent, k->parent_vi, parent, k->parent,
+			             parent);
+			goto bad;
+		}
+	}
+	if (name) {
+		snprintf(sql, sizeof(sql),
+		         "UPDATE %s SET name = ?2 WHERE id = ?1", k->table);
+		if (run2(db, sql, id, name) != SQLITE_DONE)
+			goto dberr;
+	}
+	if (parent_given) {
+		snprintf(sql, sizeof(sql),
+		         "UPDATE %s SET %s = ?2 WHERE id = ?1", k->table,
+		         k->parent_col);
+		if (run2(db, sql, id, parent) != SQLITE_DONE)
+			goto dberr;
+	}
+	if (tz && run2(db, "UPDATE sites SET timezone = ?2 WHERE id = ?1", id,
+	               tz) != SQLITE_DONE)
+		goto dberr;
+	after = fetch_one(db, k->one_sql, id);
+	if (!json_is_object(after))
+		goto dberr;
+	snprintf(sql, sizeof(sql), "%s.update", k->kind);
+	if (mcc_audit(db, &rq->who, sql, k->kind, id, before, after) != MC_OK ||
+	    mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s changed %s %s", rq->who.name, k->en, id);
+	mcc_resp_json(rs, 200, after);
+	after = NULL;
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(before);
+	json_decref(after);
+	json_decref(body);
+	free(name);
+}
+
+static void kind_delete(const struct org_kind *k, struct mcc_req *rq,
+                        struct mcc_resp *rs)
+{
+	json_t *before = NULL, *doc;
+	struct mc_error err;
+	bool in_tx = false;
+	sqlite3 *db = NULL;
+	const char *id;
+	char sql[128];
+	int64_t n;
+
+	mc_error_clear(&err);
+	id = path_id(rq, &err);
+	if (!id)
+		goto bad;
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	before = fetch_one(db, k->one_sql, id);
+	if (!before)
+		goto dberr;
+	if (json_is_null(before)) {
+		mc_error_set(&err, MC_ERR_NOTFOUND,
+		             "id: không có %s '%s' / no %s '%s'", k->vi, id,
+		             k->en, id);
+		goto bad;
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s = ?1",
+	         k->child_table, k->child_col);
+	n = count1(db, sql, id);
+	if (n < 0)
+		goto dberr;
+	if (n > 0) {
+		mc_error_set(&err, MC_ERR_CONFLICT,
+		             "id: %s '%s' còn %lld %s / %s '%s' still has %lld "
+		             "%s",
+		             k->vi, id, (long long)n, k->child_vi, k->en, id,
+		             (long long)n, k->child_en);
+		goto bad;
+	}
+	snprintf(sql, sizeof(sql), "DELETE FROM %s WHERE id = ?1", k->table);
+	if (run2(db, sql, id, NULL) != SQLITE_DONE)
+		goto dberr;
+	snprintf(sql, sizeof(sql), "%s.delete", k->kind);
+	if (mcc_audit(db, &rq->who, sql, k->kind, id, before, NULL) != MC_OK ||
+	    mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s deleted %s %s", rq->who.name, k->en, id);
+	doc = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
+	mcc_resp_json(rs, 200, doc);
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(before);
+}
+
+/* One set of five handlers per kind. */
+#define KIND_HANDLERS(name, k)                                                 \
+	static void name##_list(struct mcc_req *rq, struct mcc_resp *rs)       \
+	{                                                                      \
+		list_rows(rq, rs, (k).filters, (k).list_sql, (k).count_sql);   \
+	}                                                                      \
+	static void name##_get(struct mcc_req *rq, struct mcc_resp *rs)        \
+	{                                                                      \
+		get_object(rq, rs, (k).one_sql, (k).vi, (k).en);               \
+	}                                                                      \
+	static void name##_create(struct mcc_req *rq, struct mcc_resp *rs)     \
+	{                                                                      \
+		kind_create(&(k), rq, rs);                                     \
+	}                                                                      \
+	static void name##_update(struct mcc_req *rq, struct mcc_resp *rs)     \
+	{                                                                      \
+		kind_update(&(k), rq, rs);                                     \
+	}                                                                      \
+	static void name##_delete(struct mcc_req *rq, struct mcc_resp *rs)     \
+	{                                                                      \
+		kind_delete(&(k), rq, rs);                                     \
+	}
+
+KIND_HANDLERS(groups, k_group)
+KIND_HANDLERS(companies, k_company)
+KIND_HANDLERS(sites, k_site)
+
+/* -- nodes ---------------------------------------------------------- */
+
+#define NODE_ONE_SQL NODE_COLS " WHERE n.id = ?1"
+
+static void nodes_list(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	list_rows(rq, rs, node_filters,
+	          NODE_COLS NODE_WHERE " ORDER BY n.id" PAGE,
+	          "SELECT count(*) FROM nodes n JOIN sites s ON s.id = "
+	          "n.site_id LEFT JOIN companies c ON c.id = "
+	          "s.company_id" NODE_WHERE);
+}
+
+static void nodes_get(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	get_object(rq, rs, NODE_ONE_SQL, "thiết bị", "node");
+}
+
+/* site must exist: MC_ERR_REF otherwise. */
+static enum mc_err check_site(sqlite3 *db, const char *site,
+                              struct mc_error *err)
+{
+	int found = mcc__org_exists(db, "sites", site);
+
+	if (found < 0)
+		return db_fail(err);
+	if (!found)
+		return mc_error_set(err, MC_ERR_REF,
+		                    "site: không có công trường '%s' / no site "
+		                    "'%s'",
+		                    site, site);
+	return MC_OK;
+}
+
+static void nodes_create(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	static const char *const allowed[] = {"id", "name", "site", "tags",
+	                                      NULL};
+	const char *id = NULL, *site = NULL;
+	json_t *body, *after = NULL;
+	struct mcc__strv tags = {0};
+	struct mc_error err;
+	bool in_tx = false, tags_given;
+	char *name = NULL;
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st;
+	int found, step;
+
+	mc_error_clear(&err);
+	body = mcc_req_json(rq, rs);
+	if (!body)
+		return;
+	if (check_keys(body, allowed, &err) != MC_OK ||
+	    get_id(body, "id", true, &id, &err) != MC_OK ||
+	    get_name(body, "name", &name, &err) != MC_OK ||
+	    get_id(body, "site", true, &site, &err) != MC_OK ||
+	    get_tags(body, &tags_given, &tags, &err) != MC_OK)
+		goto bad;
+	/* The node id is its MQTT user name: never the controller's. */
+	if (rq->c->cfg.mqtt_user && strcmp(rq->c->cfg.mqtt_user, id) == 0) {
+		mc_error_set(&err, MC_ERR_CONFLICT,
+		             "id: '%s' là tên MQTT của bộ điều khiển / is the "
+		             "controller's MQTT user name",
+		             id);
+		goto bad;
+	}
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	found = mcc__org_exists(db, "nodes", id);
+	if (found < 0)
+		goto dberr;
+	if (found) {
+		mc_error_set(
+		        &err, MC_ERR_EXISTS,
+		        "id: thiết bị '%s' đã có / node '%s' exists already",
+		        id, id);
+		goto bad;
+	}
+	if (check_site(db, site, &err) != MC_OK)
+		goto bad;
+	st = mcc_db_prepare(db, "INSERT INTO nodes (id, name, site_id, "
+	                        "created_ms) VALUES (?1, ?2, ?3, ?4)");
+	if (!st)
+		goto dberr;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, site, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, mc_now_ms());
+	step = sqlite3_step(st);
+	mcc_db_done(st);
+	if (step != SQLITE_DONE || set_tags(db, id, &tags) != SQLITE_DONE)
+		goto dberr;
+	after = fetch_one(db, NODE_ONE_SQL, id);
+	if (!json_is_object(after) ||
+	    mcc_audit(db, &rq->who, "node.create", "node", id, NULL, after) !=
+	            MC_OK ||
+	    mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s registered node %s at site %s", rq->who.name, id,
+	            site);
+	mcc_resp_json(rs, 201, after);
+	after = NULL;
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(after);
+	json_decref(body);
+	mcc__strv_free(&tags);
+	free(name);
+}
+
+static void nodes_update(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	static const char *const allowed[] = {"name", "site", "tags", NULL};
+	json_t *body = NULL, *before = NULL, *after = NULL;
+	const char *id, *site = NULL;
+	struct mcc__strv tags = {0};
+	struct mc_error err;
+	bool in_tx = false, tags_given = false;
+	char *name = NULL;
+	sqlite3 *db = NULL;
+
+	mc_error_clear(&err);
+	id = path_id(rq, &err);
+	if (!id)
+		goto bad;
+	body = mcc_req_json(rq, rs);
+	if (!body)
+		return;
+	if (check_keys(body, allowed, &err) != MC_OK ||
+	    get_name(body, "name", &name, &err) != MC_OK ||
+	    get_id(body, "site", false, &site, &err) != MC_OK ||
+	    get_tags(body, &tags_given, &tags, &err) != MC_OK)
+		goto bad;
+	if (json_object_size(body) == 0) {
+		mc_error_set(&err, MC_ERR_MISSING,
+		             "body: không có gì để sửa / nothing to change");
+		goto bad;
+	}
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	before = fetch_one(db, NODE_ONE_SQL, id);
+	if (!before)
+		goto dberr;
+	if (json_is_null(before)) {
+		mc_error_set(&err, MC_ERR_NOTFOUND,
+		             "id: không có thiết bị '%s' / no node '%s'", id,
+		             id);
+		goto bad;
+	}
+	if (site && check_site(db, site, &err) != MC_OK)
+		goto bad;
+	if (name && run2(db, "UPDATE nodes SET name = ?2 WHERE id = ?1", id,
+	                 name) != SQLITE_DONE)
+		goto dberr;
+	if (site && run2(db, "UPDATE nodes SET site_id = ?2 WHERE id = ?1", id,
+	                 site) != SQLITE_DONE)
+		goto dberr;
+	if (tags_given && set_tags(db, id, &tags) != SQLITE_DONE)
+		goto dberr;
+	after = fetch_one(db, NODE_ONE_SQL, id);
+	if (!json_is_object(after) ||
+	    mcc_audit(db, &rq->who, "node.update", "node", id, before, after) !=
+	            MC_OK ||
+	    mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s changed node %s", rq->who.name, id);
+	mcc_resp_json(rs, 200, after);
+	after = NULL;
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(before);
+	json_decref(after);
+	json_decref(body);
+	mcc__strv_free(&tags);
+	free(name);
+}
+
+static void nodes_delete(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	json_t *before = NULL, *doc;
+	struct mc_error err;
+	bool in_tx = false;
+	sqlite3 *db = NULL;
+	const char *id;
+	int step;
+
+	mc_error_clear(&err);
+	id = path_id(rq, &err);
+	if (!id)
+		goto bad;
+	db = mcc_db(rq->c);
+	if (!db || mcc_db_begin(db) != MC_OK) {
+		db_fail(&err);
+		goto bad;
+	}
+	in_tx = true;
+	before = fetch_one(db, NODE_ONE_SQL, id);
+	if (!before)
+		goto dberr;
+	if (json_is_null(before)) {
+		mc_error_set(&err, MC_ERR_NOTFOUND,
+		             "id: không có thiết bị '%s' / no node '%s'", id,
+		             id);
+		goto bad;
+	}
+	step = run2(db, "DELETE FROM nodes WHERE id = ?1", id, NULL);
+	if ((step & 0xff) == SQLITE_CONSTRAINT) {
+		mc_error_set(
+		        &err, MC_ERR_CONFLICT,
+		        "id: thiết bị '%s' còn dữ liệu liên quan (lịch phát, "
+		        "lệnh, cảnh báo) / node '%s' is still referenced",
+		        id, id);
+		goto bad;
+	}
+	if (step != SQLITE_DONE)
+		goto dberr;
+	if (mcc_audit(db, &rq->who, "node.delete", "node", id, before, NULL) !=
+	    MC_OK)
+		goto dberr;
+	/* Its broker login goes with it (before the commit: a failure
+	 * keeps the node). */
+	if (mcc_provision_forget(rq->c, id, &err) != MC_OK)
+		goto bad;
+	if (mcc_db_commit(db) != MC_OK)
+		goto dberr;
+	in_tx = false;
+	mc_log_info("org", "%s deleted node %s", rq->who.name, id);
+	doc = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
+	mcc_resp_json(rs, 200, doc);
+	goto out;
+dberr:
+	db_fail(&err);
+bad:
+	mcc_resp_mc_error(rs, &err);
+out:
+	if (in_tx)
+		mcc_db_rollback(db);
+	json_decref(before);
+}
+
 const struct mcc_route mcc_org_routes[] = {
+        {"GET", "/v1/groups", ORG_READ, 0, 0, groups_list},
+        {"POST", "/v1/groups", ORG_WRITE, ORG_BODY_MAX, 0, groups_create},
+        {"GET", "/v1/groups/{}", ORG_READ, 0, 0, groups_get},
+        {"PATCH", "/v1/groups/{}", ORG_WRITE, ORG_BODY_MAX, 0, groups_update},
+        {"DELETE", "/v1/groups/{}", ORG_WRITE, ORG_BODY_MAX, 0, groups_delete},
+        {"GET", "/v1/companies", ORG_READ, 0, 0, companies_list},
+        {"POST", "/v1/companies", ORG_WRITE, ORG_BODY_MAX, 0, companies_create},
+        {"GET", "/v1/companies/{}", ORG_READ, 0, 0, companies_get},
+        {"PATCH", "/v1/companies/{}", ORG_WRITE, ORG_BODY_MAX, 0,
+         companies_update},
+        {"DELETE", "/v1/companies/{}", ORG_WRITE, ORG_BODY_MAX, 0,
+         companies_delete},
+        {"GET", "/v1/sites", ORG_READ, 0, 0, sites_list},
+        {"POST", "/v1/sites", ORG_WRITE, ORG_BODY_MAX, 0, sites_create},
+        {"GET", "/v1/sites/{}", ORG_READ, 0, 0, sites_get},
+        {"PATCH", "/v1/sites/{}", ORG_WRITE, ORG_BODY_MAX, 0, sites_update},
+        {"DELETE", "/v1/sites/{}", ORG_WRITE, ORG_BODY_MAX, 0, sites_delete},
+        {"GET", "/v1/nodes", ORG_READ, 0, 0, nodes_list},
+        {"POST", "/v1/nodes", ORG_WRITE, ORG_BODY_MAX, 0, nodes_create},
+        {"GET", "/v1/nodes/{}", ORG_READ, 0, 0, nodes_get},
+        {"PATCH", "/v1/nodes/{}", ORG_WRITE, ORG_BODY_MAX, 0, nodes_update},
+        {"DELETE", "/v1/nodes/{}", ORG_WRITE, ORG_BODY_MAX, 0, nodes_delete},
         {NULL, NULL, 0, 0, 0, NULL},
 };
