@@ -19,4 +19,12 @@ int mc_ctl_keygen(int argc, char **argv);
 int mc_ctl_sign(int argc, char **argv);
 int mc_ctl_verify(int argc, char **argv);
 
+/* Online: people and credentials, backup (ctl_auth.c). */
+int mc_ctl_login(int argc, char **argv);
+int mc_ctl_logout(int argc, char **argv);
+int mc_ctl_whoami(int argc, char **argv);
+int mc_ctl_user(int argc, char **argv);
+int mc_ctl_token(int argc, char **argv);
+int mc_ctl_backup(int argc, char **argv);
+
 #endif

@@ -4,11 +4,13 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -78,18 +80,21 @@ int ctl_fail(const char *what, const char *fmt, ...)
 int ctl_usage(const char *what, const char *fmt, ...)
 {
 	va_list ap;
-	const char *sp = strchr(what, ' ');
-	int n = sp ? (int)(sp - what) : (int)strlen(what);
 
 	fprintf(stderr, "minecastctl: %s: ", what);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	/* The --help of the family: "user add" → "minecastctl user --help"
-	 * lists its subcommands. */
-	fprintf(stderr, "\nRun 'minecastctl %.*s --help' for usage.\n", n,
-	        what);
+	fprintf(stderr, "\nTry 'minecastctl %s --help'.\n", what);
 	return MC_CTL_USAGE;
+}
+
+int ctl_bad_option(const char *what, char **argv, int c)
+{
+	if (c == ':')
+		return ctl_usage(what, "option '%s' needs a value",
+		                 argv[optind - 1]);
+	return ctl_usage(what, "unknown option '%s'", argv[optind - 1]);
 }
 
 /* ---- the connection ---------------------------------------------------- */
@@ -248,17 +253,25 @@ fail:
 	return rc;
 }
 
+/* Wipe and free a secret. */
+static void free_secret(char **s)
+{
+	if (*s) {
+		memset(*s, 0, strlen(*s));
+		MC_FREE(*s);
+	}
+}
+
 void ctl_conn_free(struct ctl_conn *conn)
 {
 	if (conn->curl)
 		curl_easy_cleanup(conn->curl);
 	conn->curl = NULL;
 	MC_FREE(conn->url);
-	if (conn->token) {
-		/* Do not leave the secret in freed memory. */
-		memset(conn->token, 0, strlen(conn->token));
-		MC_FREE(conn->token);
-	}
+	/* Do not leave secrets in freed memory. */
+	free_secret(&conn->token);
+	free_secret(&conn->cookie);
+	free_secret(&conn->csrf);
 }
 
 /* ---- transfers --------------------------------------------------------- */
@@ -384,7 +397,21 @@ static struct curl_slist *headers(const struct ctl_conn *conn,
 			free(line);
 		}
 	}
-	if (h && conn->token) {
+	if (h && conn->cookie) {
+		line = mc_printf("Cookie: %s", conn->cookie);
+		if (line) {
+			n = curl_slist_append(h, line);
+			h = n ? n : h;
+			free(line);
+		}
+		line = mc_printf("X-CSRF-Token: %s",
+		                 conn->csrf ? conn->csrf : "");
+		if (line) {
+			n = curl_slist_append(h, line);
+			h = n ? n : h;
+			free(line);
+		}
+	} else if (h && conn->token) {
 		line = mc_printf("Authorization: Bearer %s", conn->token);
 		if (line) {
 			n = curl_slist_append(h, line);
@@ -541,6 +568,110 @@ int ctl_call(struct ctl_conn *conn, const char *method, const char *path,
              json_t *body, json_t **out, long *status)
 {
 	return ctl_call_ex(conn, method, path, body, out, status, 0);
+}
+
+/* Header callback of the login: keeps the mc_session cookie. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	static const char name[] = "set-cookie:";
+	char **cookie = arg;
+	size_t n = size * nmemb, i = sizeof(name) - 1, end;
+
+	if (n <= i || strncasecmp(ptr, name, i) != 0)
+		return n;
+	while (i < n && (ptr[i] == ' ' || ptr[i] == '\t'))
+		i++;
+	if (n - i < 11 || strncmp(ptr + i, "mc_session=", 11) != 0)
+		return n;
+	end = i;
+	while (end < n && ptr[end] != ';' && ptr[end] != '\r' &&
+	       ptr[end] != '\n')
+		end++;
+	free_secret(cookie);
+	*cookie = strndup(ptr + i, end - i);
+	return n;
+}
+
+int ctl_login_session(struct ctl_conn *conn, const char *name,
+                      const char *password, json_t **out)
+{
+	char errbuf[CURL_ERROR_SIZE] = "";
+	struct curl_slist *h = NULL;
+	struct buf b = {0};
+	char *url = NULL, *text = NULL, *cookie = NULL;
+	json_t *body = NULL, *doc = NULL, *csrf;
+	long st = 0;
+	CURL *c;
+	CURLcode cc;
+	int rc = MC_CTL_FAIL;
+
+	if (out)
+		*out = NULL;
+	free_secret(&conn->cookie);
+	free_secret(&conn->csrf);
+	c = handle(conn);
+	url = mc_printf("%s/v1/auth/login", conn->url);
+	body = json_pack("{s:s, s:s}", "name", name, "password", password);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	/* No token and no cookie: a login is anonymous. */
+	{
+		char *tok = conn->token;
+
+		conn->token = NULL;
+		h = headers(conn, "application/json");
+		conn->token = tok;
+	}
+	if (!c || !url || !text || !h) {
+		rc = ctl_fail(conn->what, "out of memory");
+		goto fail;
+	}
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &cookie);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, text);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(text));
+	cc = curl_easy_perform(c);
+	if (cc != CURLE_OK) {
+		rc = transport_error(conn, cc, errbuf);
+		goto fail;
+	}
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &st);
+	rc = finish(conn, st, &b, &doc, 0);
+	if (rc != MC_CTL_OK)
+		goto fail;
+	csrf = json_object_get(doc, "csrf");
+	if (!cookie || !json_is_string(csrf)) {
+		rc = ctl_fail(conn->what, "the controller's login answer has "
+		                          "no session cookie or CSRF token");
+		goto fail;
+	}
+	conn->csrf = strdup(json_string_value(csrf));
+	conn->cookie = cookie;
+	cookie = NULL;
+	if (!conn->csrf) {
+		rc = ctl_fail(conn->what, "out of memory");
+		goto fail;
+	}
+	if (out) {
+		*out = doc;
+		doc = NULL;
+	}
+	rc = MC_CTL_OK;
+fail:
+	if (text)
+		memset(text, 0, strlen(text));
+	free(text);
+	json_decref(body);
+	json_decref(doc);
+	free_secret(&cookie);
+	curl_slist_free_all(h);
+	buf_free(&b);
+	free(url);
+	return rc;
 }
 
 /* stdin copied into an unnamed temporary file, so that its size is

@@ -18,7 +18,10 @@
  *	return rc;
  *
  * Connection options (ctl_conn_init removes them from argv wherever they
- * are before a "--", so each subcommand's own parser never sees them):
+ * are before a "--", so each subcommand's own parser never sees them;
+ * a family such as "node add|list" calls it BEFORE looking at argv[1],
+ * since "minecastctl node --url U list" is allowed, then sets conn.what
+ * to "node list"):
  *   --url URL      the controller, default $MINECAST_URL, else
  *                  http://127.0.0.1:8080
  *   --token TOKEN  an API token, default $MINECAST_TOKEN, else the first
@@ -67,6 +70,9 @@ struct ctl_conn {
 	const char *what; /* label of error messages, e.g. "user add"; the
 	                     caller may change it between calls */
 	void *curl;       /* the CURL easy handle, reused (keep-alive) */
+	char *cookie;     /* "mc_session=..." after ctl_login_session()
+	                     (owned); sent instead of needing a token */
+	char *csrf;       /* that session's CSRF token (owned) */
 };
 
 /* Flags of ctl_call_ex(). */
@@ -86,6 +92,15 @@ void ctl_conn_free(struct ctl_conn *conn);
 /* Path of the token file: $HOME/.config/minecast/token (malloc'd; NULL
  * when HOME is not set). */
 char *ctl_token_path(void);
+
+/*
+ * Log in with a password (POST /v1/auth/login): the session cookie and
+ * its CSRF token are kept in conn and sent with every later call (the
+ * token, if any, is then not sent).  *out (may be NULL) gets the login
+ * answer.  Used by `minecastctl login` to create an API token.
+ */
+int ctl_login_session(struct ctl_conn *conn, const char *name,
+                      const char *password, json_t **out);
 
 /*
  * A JSON call.  path is "/v1/..." (query included; escape segments with
@@ -174,10 +189,13 @@ const char *ctl_fmt_bytes(int64_t n, char *buf, size_t len);
 /* Print "minecastctl: <what>: <why>" and return MC_CTL_FAIL. */
 int ctl_fail(const char *what, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
-/* Print "minecastctl: <what>: <why>" and a pointer to --help, and return
- * MC_CTL_USAGE. */
+/* Print "minecastctl: <what>: <why>" and "Try 'minecastctl <what>
+ * --help'.", and return MC_CTL_USAGE. */
 int ctl_usage(const char *what, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
+/* The usage error of an option getopt_long refused (c is its '?' or ':'
+ * with opterr = 0 and an optstring starting with ':'). */
+int ctl_bad_option(const char *what, char **argv, int c);
 
 /*
  * Read a password: from stdin (its first line) when from_stdin, else

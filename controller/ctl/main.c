@@ -21,6 +21,12 @@ static const struct ctl_command commands[] = {
         {"keygen", mc_ctl_keygen, "create an ed25519 signing key pair"},
         {"sign", mc_ctl_sign, "sign a pointer or alert document"},
         {"verify", mc_ctl_verify, "verify a signed document and its checks"},
+        {"login", mc_ctl_login, "log in and keep an API token"},
+        {"logout", mc_ctl_logout, "revoke the API token in use"},
+        {"whoami", mc_ctl_whoami, "who the token in use belongs to"},
+        {"user", mc_ctl_user, "add and list users (admin)"},
+        {"token", mc_ctl_token, "create, list and revoke API tokens"},
+        {"backup", mc_ctl_backup, "back up the controller's database"},
 };
 
 static void usage(FILE *out)

@@ -851,18 +851,20 @@ class CtlRig:
 
     def ctl(self, args, token="admin", input_text=None, env=None,
             timeout=60, url=None):
-        """Run the built minecastctl with --url and --token put right
-        after the command word (ctl_conn_init removes them wherever they
-        are); HOME is the rig's own, so no real token file is read.
-        token None: no --token.  Returns (rc, stdout, stderr)."""
+        """Run the built minecastctl with --url and --token added at the
+        end of args (before a "--" if there is one; ctl_conn_init removes
+        them wherever they are); HOME is the rig's own, so no real token
+        file is read.  token None: no --token.  Returns (rc, stdout,
+        stderr)."""
         args = list(args)
         conn = ["--url", url or self.base]
         bearer = self._bearer(token)
         if bearer is not None:
             conn += ["--token", bearer]
-        argv = [ctl_bin()] + args[:1] + conn + args[1:]
+        cut = args.index("--") if "--" in args else len(args)
+        argv = [ctl_bin()] + args[:cut] + conn + args[cut:]
         e = dict(os.environ)
-        for k in ("MINECAST_URL", "MINECAST_TOKEN"):
+        for k in ("MINECAST_URL", "MINECAST_TOKEN", "XDG_CONFIG_HOME"):
             e.pop(k, None)
         e["HOME"] = self.home
         e.update(env or {})
