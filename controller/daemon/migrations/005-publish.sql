@@ -55,7 +55,8 @@ CREATE TABLE alerts (
 	text TEXT NOT NULL,
 	tone TEXT,
 	repeat INTEGER NOT NULL,
-	targets_json TEXT,               -- NULL = the whole fleet
+	targets_json TEXT,               -- as sent (may name groups, companies); NULL = the whole fleet
+	wire_targets_json TEXT NOT NULL, -- the signed form: {"sites","tags","nodes"}
 	start_at_ms INTEGER NOT NULL,
 	issued_ms INTEGER NOT NULL,
 	expires_ms INTEGER NOT NULL,
@@ -71,6 +72,7 @@ CREATE TABLE alerts (
 	expired_ms INTEGER
 );
 CREATE INDEX alerts_created ON alerts(created_ms);
+CREATE INDEX alerts_live ON alerts(retained_deleted, expires_ms);
 
 -- The nodes an alert was for, and what each acknowledged (controller
 -- clock for *_ms of receipt; start_ms is the node's reported start).
