@@ -14,7 +14,19 @@
 
 struct mcc;
 
+/*
+ * A node's result (parsed, node-checked by mqtt.c): the command becomes
+ * ok or failed with the node's message.  A result for a command that is
+ * not this node's, or already answered, is logged and ignored.
+ */
 void mcc_commands_on_result(struct mcc *c, const struct mc_command_result *r);
+
+/*
+ * Once a second (from mcc_fleet_tick): commands past their expiry without
+ * a result become "expired"; pending ones (signed while the broker was
+ * unreachable) are published.
+ */
+void mcc_commands_tick(struct mcc *c);
 
 extern const struct mcc_route mcc_commands_routes[];
 

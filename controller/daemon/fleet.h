@@ -15,6 +15,8 @@
 #ifndef MCC_FLEET_H
 #define MCC_FLEET_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -23,6 +25,7 @@
 #include "minecast/error.h"
 #include "minecast/messages.h"
 
+#include "config.h"
 #include "route.h"
 
 struct mcc;
@@ -44,6 +47,67 @@ void mcc_fleet_on_health(struct mcc *c, const struct mc_health *h);
  * is dropped unacknowledged (logged); its node sends it again.
  */
 void mcc_fleet_on_pop(struct mcc *c, struct mc_pop_batch *b);
+
+/* Where a node is: what the fleet list and the metrics count. */
+enum mcc_node_status {
+	MCC_NODE_NEVER = 0, /* registered, never spoke */
+	MCC_NODE_ONLINE,    /* its last state said online */
+	MCC_NODE_OFFLINE    /* its will (or its last state) said offline */
+};
+
+/* Flags of a node's status (bits). */
+#define MCC_FLAG_STALE     0x01u /* online, but no health for stale_s */
+#define MCC_FLAG_CLOCK     0x02u /* clock not synchronised or off */
+#define MCC_FLAG_BEHIND    0x04u /* applied < desired for sync_behind_s */
+#define MCC_FLAG_DISK_LOW  0x08u /* free disk below disk_low_pct */
+#define MCC_FLAG_HOT       0x10u /* CPU temperature at or above hot_c */
+#define MCC_FLAG_THROTTLED 0x20u /* Pi under-voltage/throttling now */
+#define MCC_FLAG_COUNT     6
+
+/* "stale", "clock", ... for bit i of the flags; NULL past the last. */
+const char *mcc_fleet_flag_name(unsigned i);
+/* "online", "offline", "never". */
+const char *mcc_fleet_status_name(enum mcc_node_status s);
+
+/*
+ * What the status of one node is computed from (a node_live row, its
+ * last health's numbers, its node_desired row).  Health-derived flags
+ * (clock, disk_low, hot, throttled) are judged only while the node is
+ * online: an offline node's last health is history.
+ */
+struct mcc_node_facts {
+	bool seen;               /* a node_live row exists */
+	bool online;             /* its last state said online */
+	int64_t online_ms;       /* came online (controller clock) */
+	int64_t health_ms;       /* last health received; 0 = none */
+	bool has_health;         /* the fields below are from a health */
+	bool has_temp;           /* cpu_temp_c is known */
+	double cpu_temp_c;       /* SoC temperature */
+	int64_t disk_free_bytes; /* of the cache filesystem */
+	int64_t disk_total_bytes; /* 0 = unknown */
+	int64_t throttled;        /* Pi get_throttled bits; -1 = n/a */
+	bool clock_synced;        /* NTP/PTP synchronised */
+	double clock_offset_ms;   /* last measured offset */
+	int64_t applied_version;  /* node_live.applied_version */
+	int64_t desired_version;  /* node_desired.version; 0 = none */
+	int64_t desired_ms;       /* when that version was issued */
+};
+
+/* Status and flags of f at now_ms under cfg's [fleet] thresholds. */
+unsigned mcc_fleet_eval(const struct mcc_config *cfg,
+                        const struct mcc_node_facts *f, int64_t now_ms,
+                        enum mcc_node_status *status);
+
+/*
+ * Store batches in one transaction (INSERT OR IGNORE, idempotent by
+ * node and record id), with site_id looked up per node.  ok[i] is set
+ * true for every batch whose records are now all stored (held before or
+ * inserted now); a batch of a node no longer registered is left false.
+ * *inserted counts new rows.  MC_ERR_IO (logged) rolls everything back.
+ */
+enum mc_err mcc_fleet_pop_store(sqlite3 *db, struct mc_pop_batch *const *b,
+                                size_t n, bool *ok, int64_t now_ms,
+                                int64_t *inserted);
 
 /* Status object of one node (as GET /v1/nodes/{id}/status); NULL if no
  * such node. */
