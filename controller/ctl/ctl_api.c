@@ -611,7 +611,7 @@ int ctl_login_session(struct ctl_conn *conn, const char *name,
 	free_secret(&conn->csrf);
 	c = handle(conn);
 	url = mc_printf("%s/v1/auth/login", conn->url);
-	body = json_pack("{s:s, s:s}", "name", name, "password", password);
+	body = json_pack("{s:s, s:s}", "user", name, "password", password);
 	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	/* No token and no cookie: a login is anonymous. */
 	{
@@ -807,6 +807,12 @@ static size_t to_sink(char *ptr, size_t size, size_t nmemb, void *arg)
 int ctl_download(struct ctl_conn *conn, const char *path, const char *out_file,
                  int64_t *bytes, long *status)
 {
+	return ctl_download_ex(conn, "GET", path, out_file, bytes, status);
+}
+
+int ctl_download_ex(struct ctl_conn *conn, const char *method, const char *path,
+                    const char *out_file, int64_t *bytes, long *status)
+{
 	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *h = NULL;
 	struct progress prog = {.verb = "received"};
@@ -848,7 +854,13 @@ int ctl_download(struct ctl_conn *conn, const char *path, const char *out_file,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	if (strcmp(method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+	} else {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, 0L);
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	}
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, to_sink);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
 	if (bar) {

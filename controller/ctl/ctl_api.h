@@ -133,10 +133,16 @@ int ctl_upload(struct ctl_conn *conn, const char *method, const char *path,
  * when it is a terminal.  A file is written to out_file.part and renamed
  * into place only when complete (nothing is left behind on failure).
  * Non-2xx answers are printed as errors.  *bytes (may be NULL) gets the
- * size written.
+ * size written.  Files are created mode 0600 (a download may be a
+ * backup holding password hashes).
  */
 int ctl_download(struct ctl_conn *conn, const char *path, const char *out_file,
                  int64_t *bytes, long *status);
+
+/* ctl_download with another method, e.g. POST /v1/backup (an empty
+ * body is sent). */
+int ctl_download_ex(struct ctl_conn *conn, const char *method, const char *path,
+                    const char *out_file, int64_t *bytes, long *status);
 
 /* A path segment or query value percent-escaped (malloc'd). */
 char *ctl_escape(const char *s);

@@ -668,7 +668,7 @@ static void token_help(FILE *out)
 	        "\n"
 	        "Commands:\n"
 	        "  create NAME  create a token and print it (shown once)\n"
-	        "  list         list your tokens (admin: everyone's)\n"
+	        "  list         list your own tokens\n"
 	        "  revoke ID    revoke a token; it stops working at once\n"
 	        "\n"
 	        "Run 'minecastctl token COMMAND --help' for its options.\n");
@@ -691,7 +691,7 @@ static void token_list_help(FILE *out)
 {
 	fprintf(out, "Usage: minecastctl token list\n"
 	             "\n"
-	             "List API tokens: id, owner, name, the first characters "
+	             "List your API tokens: id, name, the first characters "
 	             "of the token,\n"
 	             "when created, last used and when it expires.\n"
 	             "\n"
@@ -767,23 +767,16 @@ static int token_create(struct ctl_conn *conn, int argc, char **argv)
 
 static void print_tokens(json_t *doc)
 {
-	struct ctl_table *t = ctl_table_new(7, ">ID", "USER", "NAME", "PREFIX",
+	struct ctl_table *t = ctl_table_new(6, ">ID", "NAME", "PREFIX",
 	                                    "CREATED", "LAST USED", "EXPIRES");
 	json_t *k;
 	size_t i;
 
 	json_array_foreach(json_object_get(doc, "items"), i, k)
 	{
-		char id[32], user[256], name[512], pre[128], a[64], b[64],
-		        e[64];
-		json_t *u = json_object_get(k, "user");
+		char id[32], name[512], pre[128], a[64], b[64], e[64];
 
-		if (!u)
-			u = json_object_get(k, "user_name");
 		ctl_table_row(t, ctl_cell(k, "id", id, sizeof(id)),
-		              json_is_string(u) ? json_string_value(u)
-		                                : ctl_cell(k, "user_id", user,
-		                                           sizeof(user)),
 		              ctl_cell(k, "name", name, sizeof(name)),
 		              ctl_cell(k, "prefix", pre, sizeof(pre)),
 		              ctl_fmt_time(json_integer_value(json_object_get(
@@ -1104,7 +1097,8 @@ int mc_ctl_backup(int argc, char **argv)
 	if (db) {
 		rc = backup_offline(db, out);
 	} else {
-		rc = ctl_download(&conn, "/v1/backup", out, &bytes, NULL);
+		rc = ctl_download_ex(&conn, "POST", "/v1/backup", out, &bytes,
+		                     NULL);
 		if (rc == MC_CTL_OK) {
 			rc = check_copy("backup", out);
 			if (rc != MC_CTL_OK)

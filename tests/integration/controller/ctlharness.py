@@ -30,7 +30,8 @@ The interface other test modules use (keep it stable):
            **kw) -> doc                   # asserts the status
     rig.upload(path, data, content_type, token="editor", query=None,
                method="POST", headers=None) -> (status, doc, headers)
-    rig.login(name, password=None) -> Session (cookie, csrf, doc)
+    rig.login(name, password=None) -> Session (cookie, csrf, doc);
+        POST /v1/auth/login {"user", "password"}, asserts 200
     rig.ctl(args, token="admin", input_text=None, env=None, timeout=60,
             url=None) -> (rc, stdout, stderr)
     rig.mqtt_client(client_id=None, username=None, password=None)
@@ -810,7 +811,7 @@ class CtlRig:
         pw = password if password is not None else self.users[name][
             "password"]
         st, doc, h = self.api("POST", "/v1/auth/login",
-                              {"name": name, "password": pw})
+                              {"user": name, "password": pw})
         if st != 200:
             raise AssertionError("login %s: status %d: %r" % (name, st, doc))
         cookie = None
@@ -829,8 +830,9 @@ class CtlRig:
         return Session(cookie, csrf, doc)
 
     def add_user(self, name, roles, password=None, token_name="tests"):
-        """Create a user (as admin) and an API token for it (logged in
-        as that user); records both in self.users / self.tokens."""
+        """Create a user (as admin) and an API token for it (the admin
+        makes it: POST /v1/tokens {"user": name}); records both in
+        self.users / self.tokens."""
         pw = password if password is not None else password_for(name)
         doc = self.ok("POST", "/v1/users", {"name": name, "password": pw,
                                             "roles": list(roles)},
@@ -839,9 +841,8 @@ class CtlRig:
                             "roles": list(roles),
                             "id": doc.get("id") if isinstance(doc, dict)
                             else None}
-        s = self.login(name, pw)
-        tok = self.ok("POST", "/v1/tokens", {"name": token_name},
-                      session=s)
+        tok = self.ok("POST", "/v1/tokens", {"name": token_name,
+                                             "user": name}, token="admin")
         if not isinstance(tok, dict) or not tok.get("token"):
             raise AssertionError("POST /v1/tokens gave no token: %r" % tok)
         self.tokens[name] = tok["token"]
