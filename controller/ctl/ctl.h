@@ -27,4 +27,9 @@ int mc_ctl_user(int argc, char **argv);
 int mc_ctl_token(int argc, char **argv);
 int mc_ctl_backup(int argc, char **argv);
 
+/* Online: publishing, rollout and urgent alerts (ctl_publish.c). */
+int mc_ctl_publish(int argc, char **argv);
+int mc_ctl_rollout(int argc, char **argv);
+int mc_ctl_alert(int argc, char **argv);
+
 #endif

@@ -27,6 +27,10 @@ static const struct ctl_command commands[] = {
         {"user", mc_ctl_user, "add and list users (admin)"},
         {"token", mc_ctl_token, "create, list and revoke API tokens"},
         {"backup", mc_ctl_backup, "back up the controller's database"},
+        {"publish", mc_ctl_publish,
+         "publish the approved schedule and follow the rollout"},
+        {"rollout", mc_ctl_rollout, "desired and applied version per node"},
+        {"alert", mc_ctl_alert, "send, list, show and clear urgent alerts"},
 };
 
 static void usage(FILE *out)
