@@ -32,4 +32,10 @@ int mc_ctl_publish(int argc, char **argv);
 int mc_ctl_rollout(int argc, char **argv);
 int mc_ctl_alert(int argc, char **argv);
 
+/* Online: the organisation and provisioning (ctl_org.c). */
+int mc_ctl_group(int argc, char **argv);
+int mc_ctl_company(int argc, char **argv);
+int mc_ctl_site(int argc, char **argv);
+int mc_ctl_node(int argc, char **argv);
+
 #endif

@@ -31,6 +31,10 @@ static const struct ctl_command commands[] = {
          "publish the approved schedule and follow the rollout"},
         {"rollout", mc_ctl_rollout, "desired and applied version per node"},
         {"alert", mc_ctl_alert, "send, list, show and clear urgent alerts"},
+        {"group", mc_ctl_group, "groups of companies (tập đoàn)"},
+        {"company", mc_ctl_company, "companies (công ty)"},
+        {"site", mc_ctl_site, "sites (công trường)"},
+        {"node", mc_ctl_node, "register, list and provision nodes"},
 };
 
 static void usage(FILE *out)
