@@ -9,6 +9,7 @@
 #include "ctl.h"
 #include "minecast/codec.h"
 #include "minecast/sched.h"
+#include "minecast/timeline_day.h"
 #include "minecast/util.h"
 
 static const char schedule_help[] =
@@ -160,31 +161,18 @@ static int cmd_expand(int argc, char **argv)
 	return fflush(stdout) == 0 ? MC_CTL_OK : MC_CTL_FAIL;
 }
 
-/* One stretch of the day with the same winners, as printed. */
-struct seg {
-	int64_t from, to;      /* [from, to) */
-	enum mc_now_kind kind; /* scheduled, fallback, idle */
-	enum mc_now_reason reason;
-	const struct mc_content *content; /* fallback content */
-	size_t *group;                    /* entries sharing (owned) */
-	size_t n_group;
-	int64_t occ_start; /* once: the occurrence start */
-	int64_t anchor;    /* when the sequence is clocked from */
-	bool once;         /* a single once-mode entry */
-};
-
 /* Everything preview output needs. */
 struct preview {
 	const struct mc_manifest *m; /* the campaign */
 	struct mc_sched *s;          /* its compiled schedule */
-	int64_t day_from, day_to;    /* the day, [from, to) */
+	struct mc_day day;           /* the day's segments (timeline_day.h) */
 };
 
 static void fmt_clock(const struct preview *p, int64_t t, char *buf, size_t cap)
 {
 	int h, mi, se;
 
-	if (t >= p->day_to) {
+	if (t >= p->day.to_ms) {
 		snprintf(buf, cap, "24:00:00");
 		return;
 	}
@@ -223,56 +211,28 @@ static void put_text(const char *text)
 	}
 }
 
-static void print_item(const struct preview *p, size_t entry,
-                       const struct mc_item *it, int64_t date_ms,
-                       const char *lead)
+static void print_item(const struct mc_day_item *di, const char *lead)
 {
-	const struct mc_content *c = it->content;
+	const struct mc_content *c = di->content;
 	char dur[32];
-	char *text = NULL;
 
-	fmt_dur(it->duration_ms, dur, sizeof(dur));
+	fmt_dur(di->duration_ms, dur, sizeof(dur));
 	printf("      %s %s (%s, %s)", lead,
-	       c && c->name ? c->name : it->content_id, it->content_id, dur);
-	if (mc_sched_text(p->s, entry, c, date_ms, &text) == MC_OK && text) {
+	       c && c->name ? c->name : di->content_id, di->content_id, dur);
+	if (di->text) {
 		fputs(": ", stdout);
-		put_text(text);
+		put_text(di->text);
 	}
 	putchar('\n');
-	free(text);
 }
 
-static bool latest_start(int64_t s, int64_t e, void *ud)
-{
-	int64_t *at = ud;
-
-	(void)e;
-	if (s <= at[0])
-		at[1] = s;
-	return true;
-}
-
-/*
- * The start of entry's occurrence in effect at t, whose date templates
- * read ({date}, {years}); for a standing entry, t itself (rule 9).
- */
-static int64_t occ_start_at(const struct preview *p, size_t entry, int64_t t)
-{
-	int64_t at[2] = {t, t};
-
-	if (!p->m->entries[entry].dtstart)
-		return t;
-	mc_sched_occurrences(p->s, entry, t, t + 1, latest_start, at);
-	return at[1];
-}
-
-static void print_seg(const struct preview *p, const struct seg *g)
+static void print_seg(const struct preview *p, const struct mc_day_seg *g)
 {
 	const struct mc_manifest *m = p->m;
 	char a[24], b[24];
 
-	fmt_clock(p, g->from, a, sizeof(a));
-	fmt_clock(p, g->to, b, sizeof(b));
+	fmt_clock(p, g->from_ms, a, sizeof(a));
+	fmt_clock(p, g->to_ms, b, sizeof(b));
 	printf("  %s–%s  ", a, b);
 	if (g->kind != MC_NOW_SCHEDULED) {
 		const char *why =
@@ -281,20 +241,15 @@ static void print_seg(const struct preview *p, const struct seg *g)
 		                : "nothing scheduled";
 
 		if (g->kind == MC_NOW_FALLBACK) {
-			char *text = NULL;
-
 			printf("fallback: %s (%s) — %s\n",
 			       g->content->name ? g->content->name
 			                        : g->content->id,
 			       g->content->id, why);
-			if (mc_sched_text(p->s, SIZE_MAX, g->content, g->from,
-			                  &text) == MC_OK &&
-			    text) {
+			if (g->n_items && g->items[0].text) {
 				fputs("      ", stdout);
-				put_text(text);
+				put_text(g->items[0].text);
 				putchar('\n');
 			}
-			free(text);
 		} else {
 			printf("idle (no fallback content) — %s\n", why);
 		}
@@ -314,121 +269,22 @@ static void print_seg(const struct preview *p, const struct seg *g)
 	if (g->n_group > 1) {
 		int y, mo, d, h, mi, se;
 
-		mc_sched_local(p->s, SIZE_MAX, g->anchor, &y, &mo, &d, &h, &mi,
-		               &se);
+		mc_sched_local(p->s, SIZE_MAX, g->anchor_ms, &y, &mo, &d, &h,
+		               &mi, &se);
 		printf("\n      (shared round-robin, clocked from "
 		       "%04d-%02d-%02d %02d:%02d:%02d)",
 		       y, mo, d, h, mi, se);
 	}
 	putchar('\n');
-	if (g->once) {
-		const struct mc_entry *e = &m->entries[g->group[0]];
-		int64_t at = g->occ_start;
+	for (size_t k = 0; k < g->n_items; k++) {
+		char lead[24];
 
-		for (size_t k = 0; e->playlist && k < e->playlist->n_items;
-		     k++) {
-			const struct mc_item *it = &e->playlist->items[k];
-			char when[24];
-
-			fmt_clock(p, at, when, sizeof(when));
-			print_item(p, g->group[0], it, g->occ_start, when);
-			at += it->duration_ms;
-		}
-		return;
+		if (g->once)
+			fmt_clock(p, g->items[k].at_ms, lead, sizeof(lead));
+		else
+			snprintf(lead, sizeof(lead), "%zu.", k + 1);
+		print_item(&g->items[k], lead);
 	}
-	{
-		/* The interleaved sequence, as the engine plays it. */
-		size_t maxn = 0, n = g->n_group, num = 1;
-
-		for (size_t j = 0; j < n; j++) {
-			const struct mc_playlist *pl =
-			        m->entries[g->group[j]].playlist;
-
-			if (pl && pl->n_items > maxn)
-				maxn = pl->n_items;
-		}
-		for (size_t k = 0; k < maxn * n; k++) {
-			size_t ei = g->group[k % n];
-			const struct mc_playlist *pl = m->entries[ei].playlist;
-			char lead[16];
-
-			if (!pl || pl->n_items == 0)
-				continue;
-			snprintf(lead, sizeof(lead), "%zu.", num++);
-			print_item(p, ei, &pl->items[(k / n) % pl->n_items],
-			           occ_start_at(p, ei, g->from), lead);
-		}
-	}
-}
-
-/* Same winners (merge into one printed segment)? */
-static bool seg_same(const struct seg *a, const struct mc_now *now, bool once)
-{
-	if (a->kind != now->kind || a->reason != now->reason)
-		return false;
-	if (a->kind != MC_NOW_SCHEDULED)
-		return a->content == now->content;
-	if (a->n_group != now->n_group || a->once || once)
-		return false;
-	return memcmp(a->group, now->group,
-	              now->n_group * sizeof(*now->group)) == 0;
-}
-
-static int preview_channel(const struct preview *p, enum mc_channel ch,
-                           const struct mc_who *who,
-                           const struct mc_sched_opts *opts)
-{
-	struct seg cur = {0};
-	bool open = false;
-	int64_t t = p->day_from;
-	int rc = MC_CTL_FAIL;
-
-	printf("\n[%s]\n", mc_channel_name(ch));
-	while (t < p->day_to) {
-		struct mc_now now;
-		int64_t to;
-		bool once;
-
-		if (mc_sched_now(p->s, who, ch, t, opts, &now) != MC_OK) {
-			fprintf(stderr,
-			        "minecastctl: preview: out of memory\n");
-			goto fail;
-		}
-		once = now.kind == MC_NOW_SCHEDULED && now.n_group == 1 &&
-		       now.entry->mode == MC_MODE_ONCE;
-		to = now.segment_end_ms < p->day_to ? now.segment_end_ms
-		                                    : p->day_to;
-		if (to <= t)
-			to = t + 1;
-		if (open && seg_same(&cur, &now, once)) {
-			cur.to = to;
-		} else {
-			if (open)
-				print_seg(p, &cur);
-			free(cur.group);
-			memset(&cur, 0, sizeof(cur));
-			cur.from = t;
-			cur.to = to;
-			cur.kind = now.kind;
-			cur.reason = now.reason;
-			cur.content = now.content;
-			cur.once = once;
-			cur.occ_start = now.occ_start_ms;
-			cur.anchor = now.anchor_ms;
-			cur.n_group = now.n_group;
-			cur.group = now.group; /* take ownership */
-			now.group = NULL;
-			open = true;
-		}
-		mc_now_clear(&now);
-		t = to;
-	}
-	if (open)
-		print_seg(p, &cur);
-	rc = MC_CTL_OK;
-fail:
-	free(cur.group);
-	return rc;
 }
 
 /* Split "a,b,c" into a NULL-free array of pointers into s (modified). */
@@ -440,11 +296,6 @@ static size_t split_tags(char *s, const char **out, size_t cap)
 	     tok = strtok(NULL, ","))
 		out[n++] = tok;
 	return n;
-}
-
-static bool leap(int y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
 static int cmd_preview(int argc, char **argv)
@@ -460,8 +311,6 @@ static int cmd_preview(int argc, char **argv)
 	struct mc_sched_opts opts = {0};
 	struct preview p = {0};
 	int y, mo, d, rc = MC_CTL_FAIL;
-	static const int mdays[] = {31, 28, 31, 30, 31, 30,
-	                            31, 31, 30, 31, 30, 31};
 
 	for (int i = 1; i < argc; i++) {
 		int r;
@@ -497,13 +346,7 @@ static int cmd_preview(int argc, char **argv)
 		return MC_CTL_USAGE;
 	}
 	if (date) {
-		char extra;
-
-		if (strlen(date) != 10 ||
-		    sscanf(date, "%4d-%2d-%2d%c", &y, &mo, &d, &extra) != 3 ||
-		    date[4] != '-' || date[7] != '-' || y < 1900 || y > 2198 ||
-		    mo < 1 || mo > 12 || d < 1 ||
-		    d > mdays[mo - 1] + (mo == 2 && leap(y))) {
+		if (!mc_day_parse_date(date, &y, &mo, &d)) {
 			fprintf(stderr,
 			        "minecastctl: --date: '%s' is not a "
 			        "date YYYY-MM-DD\n",
@@ -535,22 +378,6 @@ static int cmd_preview(int argc, char **argv)
 	if (!date)
 		mc_sched_local(p.s, SIZE_MAX, mc_now_ms(), &y, &mo, &d, NULL,
 		               NULL, NULL);
-	if (mc_sched_local_midnight(p.s, y, mo, d, &p.day_from) != MC_OK)
-		goto fail;
-	{
-		int ny = y, nm = mo, nd = d + 1;
-
-		if (nd > mdays[mo - 1] + (mo == 2 && leap(y))) {
-			nd = 1;
-			if (++nm > 12) {
-				nm = 1;
-				ny++;
-			}
-		}
-		if (mc_sched_local_midnight(p.s, ny, nm, nd, &p.day_to) !=
-		    MC_OK)
-			goto fail;
-	}
 	if (tags_s) {
 		tags_buf = mc_strdup(tags_s);
 		if (!tags_buf)
@@ -572,13 +399,19 @@ static int cmd_preview(int argc, char **argv)
 	printf("Clock: %s\n", unsynced ? "not synchronised (dated entries "
 	                                 "wait)"
 	                               : "synchronised");
-	for (int ch = 0; ch < MC_CH_COUNT; ch++)
-		if (preview_channel(&p, (enum mc_channel)ch,
-		                    site || node || tags_s ? &who : NULL,
-		                    &opts) != MC_CTL_OK)
-			goto fail;
+	if (mc_day_build(m, p.s, y, mo, d, site || node || tags_s ? &who : NULL,
+	                 &opts, &p.day) != MC_OK) {
+		fprintf(stderr, "minecastctl: preview: out of memory\n");
+		goto fail;
+	}
+	for (int ch = 0; ch < MC_CH_COUNT; ch++) {
+		printf("\n[%s]\n", mc_channel_name((enum mc_channel)ch));
+		for (size_t i = 0; i < p.day.ch[ch].n_segs; i++)
+			print_seg(&p, &p.day.ch[ch].segs[i]);
+	}
 	rc = fflush(stdout) == 0 ? MC_CTL_OK : MC_CTL_FAIL;
 fail:
+	mc_day_clear(&p.day);
 	free(tags_buf);
 	mc_sched_free(p.s);
 	mc_manifest_free(m);
