@@ -186,7 +186,8 @@ def http_request(port, method, target, body=b"", headers=None, timeout=30):
     hdrs = {"Host": "%s:%d" % (HOST, port), "Connection": "close",
             "User-Agent": "minecast-ctlharness"}
     hdrs.update(headers or {})
-    if body or method in ("POST", "PUT", "PATCH"):
+    chunked = any(k.lower() == "transfer-encoding" for k in hdrs)
+    if (body or method in ("POST", "PUT", "PATCH")) and not chunked:
         hdrs.setdefault("Content-Length", str(len(body)))
     head = "%s %s HTTP/1.1\r\n" % (method, target)
     for k, v in hdrs.items():
