@@ -56,6 +56,19 @@ enum mc_err mcc_user_create(struct mcc *c, const char *name,
                             const char *password, unsigned roles, int64_t *id,
                             struct mc_error *err);
 
+/*
+ * Create an API token for user_id named name: "mc_" + base64url of 32
+ * random bytes, written into out (at least MCC_TOKEN_SIZE bytes); only
+ * its SHA-256 is stored.  No transaction of its own; audited by caller.
+ */
+#define MCC_TOKEN_SIZE 64
+enum mc_err mcc_token_create(struct mcc *c, int64_t user_id, const char *name,
+                             int64_t expires_ms, char out[MCC_TOKEN_SIZE],
+                             int64_t *id, struct mc_error *err);
+
+/* users.id of name; 0 when there is no such user. */
+int64_t mcc_user_id(struct mcc *c, const char *name);
+
 /* Number of users (first run: 0). */
 int64_t mcc_user_count(struct mcc *c);
 

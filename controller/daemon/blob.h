@@ -38,6 +38,9 @@ enum mc_err mcc_blob_put_file(struct mcc *c, sqlite3 *db, const char *path,
 
 bool mcc_blob_exists(const struct mcc *c, const char *sha256);
 
+/* Is s exactly 64 lower-case hex digits? */
+bool mcc_sha256_valid(const char *s);
+
 /* Routes: GET /v1/content/{sha256}, GET /v1/manifests/{sha256}: public,
  * immutable, ETag = the hash, Range. */
 extern const struct mcc_route mcc_blob_routes[];

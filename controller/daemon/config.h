@@ -8,7 +8,9 @@
 #define MCC_CONFIG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "minecast/error.h"
 
@@ -59,6 +61,9 @@ struct mcc_config {
 	int node_mqtt_port;     /* default mqtt_port */
 	char *node_http_base;   /* HTTP base written into bundles; default
 	                           public_url */
+	/* bookkeeping */
+	uint64_t given; /* bit i: key i of config.c's table was set explicitly
+	                   (file or --set), so derived defaults leave it */
 };
 
 /*
@@ -73,6 +78,31 @@ enum mc_err mcc_config_load(struct mcc_config *cfg, const char *path,
 /* Apply "section.key=value" given on the command line (--set). */
 enum mc_err mcc_config_set(struct mcc_config *cfg, const char *assignment,
                            struct mc_error *err);
+
+/*
+ * Parse text (the file's bytes; name labels messages) into cfg, which is
+ * filled with defaults first.  With out, every problem is also printed
+ * there, one per line (--check-config).  Used by mcc_config_load and the
+ * fuzz harness.
+ */
+enum mc_err mcc_config_parse(struct mcc_config *cfg, const char *text,
+                             size_t len, const char *name, FILE *out,
+                             struct mc_error *err);
+
+/* Like mcc_config_load, printing every problem to out (may be NULL). */
+enum mc_err mcc_config_load_report(struct mcc_config *cfg, const char *path,
+                                   FILE *out, struct mc_error *err);
+
+/*
+ * Fill the defaults that follow other keys (key_file, trusted_keys from
+ * data_dir; node_mqtt_host/port from [mqtt]; node_http_base from
+ * public_url) unless given, and check keys against each other.  load and
+ * set call it; calling it again is harmless.
+ */
+enum mc_err mcc_config_finish(struct mcc_config *cfg, struct mc_error *err);
+
+/* Print every key with its default and what it takes (--help). */
+void mcc_config_print_keys(FILE *out);
 
 void mcc_config_free(struct mcc_config *cfg);
 

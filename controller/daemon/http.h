@@ -79,6 +79,8 @@ void mcc_resp_error(struct mcc_resp *rs, int status, const char *field,
  * others → 500).  The field is the part of the
  * message before the first ": " when it looks like a field path. */
 void mcc_resp_mc_error(struct mcc_resp *rs, const struct mc_error *err);
+/* The HTTP status mcc_resp_mc_error uses for code. */
+int mcc_http_status_of(enum mc_err code);
 /* Respond with bytes (taken over, freed with free()). */
 void mcc_resp_bytes(struct mcc_resp *rs, int status, const char *content_type,
                     char *data, size_t len);

@@ -28,7 +28,8 @@
  *   reports.c  proof-of-play reports, CSV                reports.h
  *   metrics.c  /metrics, /healthz                        metrics.h
  *   routes.c   the table of every module's routes
- *   tick.c     the once-a-second housekeeping thread
+ *   mcc.c      setting up and tearing down struct mcc
+ *   main.c     the daemon: options, start order, signals, tick thread
  */
 #ifndef MCC_H
 #define MCC_H
@@ -38,6 +39,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "minecast/error.h"
 #include "minecast/sign.h"
 
 #include "config.h"
@@ -61,5 +63,28 @@ struct mcc {
 	atomic_bool stop;             /* set by SIGTERM/SIGINT */
 	int64_t started_ms;           /* wall clock at start */
 };
+
+/*
+ * Paths under cfg.data_dir (db_path, blob_dir, tmp_dir, shot_dir) and
+ * the directories themselves (mode 0700).  mcc_db_init calls it when
+ * db_path is NULL.
+ */
+enum mc_err mcc_paths_init(struct mcc *c, struct mc_error *err);
+
+/*
+ * Everything but the network: paths and directories, the publish lock,
+ * metrics, the database with its migrations, and the signing key
+ * (cfg.key_file; generated with mode 0600 when missing, its public line
+ * then written to cfg.trusted_keys).  c->cfg must be loaded.  Unit tests
+ * use it too:
+ *   struct mcc c = {0};
+ *   mcc_config_load(&c.cfg, NULL, &err);
+ *   mcc_config_set(&c.cfg, "controller.data_dir=/tmp/x", &err);
+ *   mcc_setup(&c, &err); ... mcc_teardown(&c);
+ */
+enum mc_err mcc_setup(struct mcc *c, struct mc_error *err);
+
+/* Undo mcc_setup (after http and mqtt are stopped) and free the config. */
+void mcc_teardown(struct mcc *c);
 
 #endif

@@ -18,6 +18,11 @@ typedef void (*mcc_handler)(struct mcc_req *rq, struct mcc_resp *rs);
 #define MCC_NO_CSRF                                                            \
 	2u /* a mutation a browser may make without the header (login) */
 
+#define MCC_HEX64                                                              \
+	4u /* the route matches only when every {} is 64 lower-case hex        \
+	      digits, so /v1/content/<sha256> (blob.c) and                     \
+	      /v1/content/<id> (content.c) live side by side */
+
 struct mcc_route {
 	const char *method; /* "GET", "POST", "PUT", "PATCH", "DELETE"; NULL
 	                       ends a table */
@@ -26,7 +31,7 @@ struct mcc_route {
 	unsigned roles;  /* MCC_ROLE_* bits allowed; admin always; 0 = public */
 	size_t max_body; /* bytes; 0 = 1 MiB; spooled routes: 0 =
 	                    cfg.max_upload_bytes */
-	unsigned flags;  /* MCC_SPOOL, MCC_NO_CSRF */
+	unsigned flags;  /* MCC_SPOOL, MCC_NO_CSRF, MCC_HEX64 */
 	mcc_handler fn;
 };
 
