@@ -38,4 +38,12 @@ int mc_ctl_company(int argc, char **argv);
 int mc_ctl_site(int argc, char **argv);
 int mc_ctl_node(int argc, char **argv);
 
+/* Online: the fleet, node commands, proof-of-play reports (ctl_fleet.c). */
+int mc_ctl_fleet(int argc, char **argv);
+int mc_ctl_command(int argc, char **argv);
+int mc_ctl_report(int argc, char **argv);
+/* "node status ID": argv[0] is "status"; conn is the family's. */
+struct ctl_conn;
+int mc_ctl_node_status_run(struct ctl_conn *conn, int argc, char **argv);
+
 #endif

@@ -35,6 +35,10 @@ static const struct ctl_command commands[] = {
         {"company", mc_ctl_company, "companies (công ty)"},
         {"site", mc_ctl_site, "sites (công trường)"},
         {"node", mc_ctl_node, "register, list and provision nodes"},
+        {"fleet", mc_ctl_fleet, "every node's status, flags and health"},
+        {"command", mc_ctl_command,
+         "restart, reboot, identify, screenshot ... a node"},
+        {"report", mc_ctl_report, "proof-of-play report by day or month"},
 };
 
 static void usage(FILE *out)
