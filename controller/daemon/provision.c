@@ -65,6 +65,12 @@ extern char **environ;
 	"# --- local additions: minecast-controller keeps everything below "   \
 	"this line ---"
 
+/* A string setting, NULL when unset or empty. */
+static const char *opt(const char *s)
+{
+	return s && *s ? s : NULL;
+}
+
 /* Every change of the password and ACL files, one at a time. */
 static pthread_mutex_t files_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -257,8 +263,9 @@ static enum mc_err passwd_update(struct mcc *c, const char *user,
                                  const char *password, const char *del,
                                  bool *changed, struct mc_error *err)
 {
-	const char *path = c->cfg.mosquitto_passwd;
-	const char *cuser = c->cfg.mqtt_user, *cpass = c->cfg.mqtt_password;
+	const char *path = opt(c->cfg.mosquitto_passwd);
+	const char *cuser = opt(c->cfg.mqtt_user),
+	           *cpass = opt(c->cfg.mqtt_password);
 	char *text = NULL, *tmp = NULL;
 	mode_t mode = 0640;
 	enum mc_err rc = MC_OK;
@@ -416,7 +423,7 @@ static const char acl_controller[] =
 /* The ACL text for c, with kept (the part below the marker) appended. */
 static char *acl_text(struct mcc *c, const char *kept, bool first)
 {
-	const char *user = c->cfg.mqtt_user;
+	const char *user = opt(c->cfg.mqtt_user);
 	char *ctl, *all;
 
 	if (user)
@@ -445,7 +452,7 @@ static char *acl_text(struct mcc *c, const char *kept, bool first)
 static enum mc_err acl_update(struct mcc *c, bool *changed,
                               struct mc_error *err)
 {
-	const char *path = c->cfg.mosquitto_acl;
+	const char *path = opt(c->cfg.mosquitto_acl);
 	char *old = NULL, *text = NULL;
 	const char *kept = "";
 	mode_t mode = 0640;
@@ -508,7 +515,7 @@ enum mc_err mcc_provision_write_acl(struct mcc *c, struct mc_error *err)
 	enum mc_err rc = MC_OK;
 	bool changed;
 
-	if (!c->cfg.mosquitto_acl)
+	if (!opt(c->cfg.mosquitto_acl))
 		return MC_OK;
 	pthread_mutex_lock(&files_lock);
 	rc = acl_update(c, &changed, err);
@@ -556,9 +563,9 @@ enum mc_err mcc_provision_sync(struct mcc *c, struct mc_error *err)
 	enum mc_err rc = MC_OK;
 
 	pthread_mutex_lock(&files_lock);
-	if (c->cfg.mosquitto_passwd)
+	if (opt(c->cfg.mosquitto_passwd))
 		rc = passwd_update(c, NULL, NULL, NULL, &p_changed, err);
-	if (rc == MC_OK && c->cfg.mosquitto_acl)
+	if (rc == MC_OK && opt(c->cfg.mosquitto_acl))
 		rc = acl_update(c, &a_changed, err);
 	if (rc == MC_OK && (p_changed || a_changed))
 		broker_reload(c);
@@ -572,13 +579,13 @@ enum mc_err mcc_provision_forget(struct mcc *c, const char *node,
 	enum mc_err rc = MC_OK;
 	bool changed = false;
 
-	if (!c->cfg.mosquitto_passwd)
+	if (!opt(c->cfg.mosquitto_passwd))
 		return MC_OK;
 	pthread_mutex_lock(&files_lock);
 	rc = passwd_update(c, NULL, NULL, node, &changed, err);
 	if (rc == MC_OK && changed) {
 		mc_log_info("provision", "removed node %s from %s", node,
-		            c->cfg.mosquitto_passwd);
+		            opt(c->cfg.mosquitto_passwd));
 		broker_reload(c);
 	}
 	pthread_mutex_unlock(&files_lock);
@@ -969,17 +976,18 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	/* The audit row says that credentials were made, never what. */
 	after = json_pack("{s:I, s:b, s:b, s:b}", "provisioned_ms",
 	                  (json_int_t)now, "rotated", rotated, "password_file",
-	                  c->cfg.mosquitto_passwd != NULL, "acl_file",
-	                  c->cfg.mosquitto_acl != NULL);
+	                  opt(c->cfg.mosquitto_passwd) != NULL, "acl_file",
+	                  opt(c->cfg.mosquitto_acl) != NULL);
 	if (mcc_audit(db, &rq->who, "node.provision", "node", id, before,
 	              after) != MC_OK)
 		goto dberr;
 	/* The broker's files, before the commit: a failure changes nothing
 	 * in the database. */
-	if (c->cfg.mosquitto_passwd &&
+	if (opt(c->cfg.mosquitto_passwd) &&
 	    passwd_update(c, id, password, NULL, &p_changed, &err) != MC_OK)
 		goto bad;
-	if (c->cfg.mosquitto_acl && acl_update(c, &a_changed, &err) != MC_OK)
+	if (opt(c->cfg.mosquitto_acl) &&
+	    acl_update(c, &a_changed, &err) != MC_OK)
 		goto bad;
 	if (mcc_db_commit(db) != MC_OK)
 		goto dberr;
@@ -994,8 +1002,8 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	            rq->who.name, rotated ? "re-provisioned" : "provisioned",
 	            id, p_changed ? "updated" : "not configured",
 	            a_changed ? "updated"
-	                      : (c->cfg.mosquitto_acl ? "unchanged"
-	                                              : "not configured"),
+	                      : (opt(c->cfg.mosquitto_acl) ? "unchanged"
+	                                                   : "not configured"),
 	            reload);
 
 	conf = player_conf(&place, name ? name : "", password, broker, base,
@@ -1007,9 +1015,9 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	doc = json_pack("{s:s, s:I, s:b, s:{s:b, s:b, s:s}, s:{s:s, s:s}}",
 	                "node", id, "provisioned_ms", (json_int_t)now,
 	                "rotated", rotated, "broker", "password_file",
-	                p_changed, "acl_file", c->cfg.mosquitto_acl != NULL,
-	                "reload", reload, "files", "player.conf", conf,
-	                "trusted.pub", trusted);
+	                p_changed, "acl_file",
+	                opt(c->cfg.mosquitto_acl) != NULL, "reload", reload,
+	                "files", "player.conf", conf, "trusted.pub", trusted);
 	if (!doc) {
 		mc_error_set(&err, MC_ERR_NOMEM, "out of memory");
 		goto bad;
