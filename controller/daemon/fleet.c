@@ -487,9 +487,7 @@ static struct ingest ing = {
         .nonfull = PTHREAD_COND_INITIALIZER,
 };
 
-static atomic_llong pop_total;   /* records newly stored since start */
-static atomic_llong pop_acked;   /* records acknowledged since start */
-static atomic_llong pop_dropped; /* batches not stored */
+static atomic_llong pop_dropped; /* batches not stored, for the log */
 
 /* Count n stored records in this second's bucket.  Caller holds lock. */
 static void rate_add(int64_t n)
@@ -556,10 +554,8 @@ static void send_ack(struct mcc *c, const struct mc_pop_batch *b)
 		doc = mc_pop_ack_dump(&a);
 		if (!doc)
 			goto nomem;
-		if (mcc_mqtt_publish(c, topic, doc, strlen(doc), 1, false) ==
+		if (mcc_mqtt_publish(c, topic, doc, strlen(doc), 1, false) !=
 		    MC_OK)
-			atomic_fetch_add(&pop_acked, (long long)a.n_ids);
-		else
 			mc_log_debug("fleet",
 			             "ack of batch %s of node %s not sent (no "
 			             "broker); the node sends it again",
@@ -589,20 +585,29 @@ static void store_and_ack(struct mcc *c, sqlite3 *db, struct mc_pop_batch *b,
 	}
 	if (db && mcc_fleet_pop_store(db, ptrs, n, ok, mc_now_ms(),
 	                              &inserted) == MC_OK) {
-		atomic_fetch_add(&pop_total, (long long)inserted);
 		pthread_mutex_lock(&ing.lock);
 		rate_add(inserted);
 		pthread_mutex_unlock(&ing.lock);
-		mcc_metrics_count(c, "pop_records_ingested", inserted);
-		for (size_t i = 0; i < n; i++)
+		mcc_metrics_count(c, "minecast_pop_records_total", inserted);
+		for (size_t i = 0; i < n; i++) {
 			if (ok[i])
 				send_ack(c, &b[i]);
+			mcc_metrics_count(
+			        c,
+			        ok[i] ? "minecast_pop_batches_total{result="
+			                "\"acked\"}"
+			              : "minecast_pop_batches_total{result="
+			                "\"dropped\"}",
+			        1);
+		}
 		mc_log_debug("fleet",
 		             "stored %zu proof-of-play records of %zu "
 		             "batches (%" PRId64 " new)",
 		             records, n, inserted);
 	} else {
-		atomic_fetch_add(&pop_dropped, (long long)n);
+		mcc_metrics_count(
+		        c, "minecast_pop_batches_total{result=\"dropped\"}",
+		        (int64_t)n);
 	}
 	for (size_t i = 0; i < n; i++)
 		mc_pop_batch_clear(&b[i]);
@@ -650,6 +655,11 @@ enum mc_err mcc_fleet_start(struct mcc *c, struct mc_error *err)
 	ing.stop = false;
 	ing.head = ing.n = 0;
 	ing.started_ms = mc_mono_ms();
+	/* Labelled counters print together when made in a fixed order. */
+	mcc_metrics_count(c, "minecast_pop_records_total", 0);
+	mcc_metrics_count(c, "minecast_pop_batches_total{result=\"acked\"}", 0);
+	mcc_metrics_count(c, "minecast_pop_batches_total{result=\"dropped\"}",
+	                  0);
 	rc = pthread_create(&ing.thread, NULL, writer_thread, c);
 	if (rc == 0)
 		ing.running = true;
@@ -719,6 +729,9 @@ void mcc_fleet_on_pop(struct mcc *c, struct mc_pop_batch *b)
 	}
 	if (!queued) {
 		long long d = atomic_fetch_add(&pop_dropped, 1) + 1;
+
+		mcc_metrics_count(
+		        c, "minecast_pop_batches_total{result=\"dropped\"}", 1);
 
 		if (d == 1 || d % 100 == 0)
 			mc_log_warn("fleet",
@@ -825,6 +838,7 @@ void mcc_fleet_metrics(struct mcc *c, sqlite3 *db, json_t *out)
 	sqlite3_stmt *st;
 	int64_t by_status[3] = {0}, by_flag[MCC_FLAG_COUNT] = {0}, lag = 0;
 	int64_t now = mc_now_ms();
+	size_t queued;
 	json_t *s, *fl;
 
 	st = db ? mcc_db_prepare(db, fleet_sql) : NULL;
@@ -854,15 +868,17 @@ void mcc_fleet_metrics(struct mcc *c, sqlite3 *db, json_t *out)
 	for (unsigned i = 0; i < MCC_FLAG_COUNT; i++)
 		json_object_set_new(fl, flag_names[i],
 		                    json_integer(by_flag[i]));
-	json_object_set_new(out, "nodes_by_status", s);
-	json_object_set_new(out, "nodes_by_flag", fl);
-	json_object_set_new(out, "rollout_lag_nodes", json_integer(lag));
-	json_object_set_new(out, "pop_records_ingested_total",
-	                    json_integer(atomic_load(&pop_total)));
-	json_object_set_new(out, "pop_records_per_second",
+	pthread_mutex_lock(&ing.lock);
+	queued = ing.n;
+	pthread_mutex_unlock(&ing.lock);
+	json_object_set_new(out, "minecast_nodes{status}", s);
+	json_object_set_new(out, "minecast_nodes_flagged{flag}", fl);
+	json_object_set_new(out, "minecast_rollout_lag_nodes",
+	                    json_integer(lag));
+	json_object_set_new(out, "minecast_pop_records_per_second",
 	                    json_real(rate_get()));
-	json_object_set_new(out, "pop_batches_dropped_total",
-	                    json_integer(atomic_load(&pop_dropped)));
+	json_object_set_new(out, "minecast_pop_queue_batches",
+	                    json_integer((json_int_t)queued));
 }
 
 /* ------------------------------------------------------------------ */

@@ -114,23 +114,22 @@ enum mc_err mcc_fleet_pop_store(sqlite3 *db, struct mc_pop_batch *const *b,
 json_t *mcc_fleet_status(struct mcc *c, sqlite3 *db, const char *node);
 
 /*
- * Counts for /metrics, set as members of the JSON object out (metrics.c
- * turns them into Prometheus series):
- *   "nodes_by_status": {"online": N, "offline": N, "never": N}
- *       → minecast_nodes{status="online"} N ...
- *   "nodes_by_flag": {"stale": N, "clock": N, "behind": N, "disk_low": N,
- *                     "hot": N, "throttled": N}
- *       → minecast_nodes_flagged{flag="stale"} N ...
- *   "rollout_lag_nodes": N   nodes whose applied version is below their
- *                            desired version (any duration)
- *       → minecast_rollout_lag_nodes N
- *   "pop_records_ingested_total": N   records committed since start
- *       → minecast_pop_records_ingested_total N (counter)
- *   "pop_records_per_second": X   mean over the last 60 s
- *       → minecast_pop_records_per_second X (gauge)
- *   "pop_batches_dropped_total": N   batches not stored (queue full,
- *                                    database error); nodes re-send
- * db is the caller's connection (read only).
+ * Gauges for /metrics, set as members of out in the shape metrics.h
+ * describes (read at every scrape; db is the caller's connection):
+ *   "minecast_nodes{status}": {"online": N, "offline": N, "never": N}
+ *   "minecast_nodes_flagged{flag}": {"stale": N, "clock": N, "behind": N,
+ *                                    "disk_low": N, "hot": N,
+ *                                    "throttled": N}
+ *   "minecast_rollout_lag_nodes": N     nodes whose applied version is
+ *                                       below their desired one
+ *   "minecast_pop_records_per_second": X  stored, mean of the last 60 s
+ *   "minecast_pop_queue_batches": N     batches waiting for the writer
+ * Counters the fleet bumps through mcc_metrics_count:
+ *   minecast_pop_records_total          records newly stored
+ *   minecast_pop_batches_total{result="acked"|"dropped"}
+ *   minecast_mqtt_messages_total        messages received (mqtt.c)
+ *   minecast_mqtt_dropped_total{reason="malformed"|"oversized"|
+ *       "unknown_topic"|"forged"|"unregistered"|"error"}  (mqtt.c)
  */
 void mcc_fleet_metrics(struct mcc *c, sqlite3 *db, json_t *out);
 

@@ -106,26 +106,47 @@ static char *presence_json(bool online, int64_t at_ms)
 	                 at_ms, online ? "true" : "false", MC_VERSION);
 }
 
+/* Why a message was dropped: the label of its /metrics counter. */
+enum drop_reason {
+	DROP_MALFORMED = 0, /* the codec refused it (or empty) */
+	DROP_OVERSIZED,     /* over its size limit */
+	DROP_UNKNOWN,       /* not a topic nodes write */
+	DROP_FORGED,        /* its body names another node */
+	DROP_UNREGISTERED,  /* no such node in the nodes table */
+	DROP_ERROR,         /* the database could not be read */
+	DROP_COUNT
+};
+
+static const char *const drop_counters[DROP_COUNT] = {
+        "minecast_mqtt_dropped_total{reason=\"malformed\"}",
+        "minecast_mqtt_dropped_total{reason=\"oversized\"}",
+        "minecast_mqtt_dropped_total{reason=\"unknown_topic\"}",
+        "minecast_mqtt_dropped_total{reason=\"forged\"}",
+        "minecast_mqtt_dropped_total{reason=\"unregistered\"}",
+        "minecast_mqtt_dropped_total{reason=\"error\"}",
+};
+
 /*
  * Log one dropped message (rate-limited: at most DROP_LOG_MAX lines per
  * DROP_LOG_WINDOW_MS, then one summary line) and count it.
  */
-static void drop(struct mcc_mqtt *q, const char *topic, const char *node,
-                 const char *why, ...) __attribute__((format(printf, 4, 5)));
+static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
+                 const char *node, const char *why, ...)
+        __attribute__((format(printf, 5, 6)));
 
-static void drop(struct mcc_mqtt *q, const char *topic, const char *node,
-                 const char *why, ...)
+static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
+                 const char *node, const char *why, ...)
 {
-	char reason[512];
+	char text[512];
 	va_list ap;
 	int64_t now = mc_mono_ms(), suppressed = 0;
 	bool log_it = false;
 
 	va_start(ap, why);
-	vsnprintf(reason, sizeof(reason), why, ap);
+	vsnprintf(text, sizeof(text), why, ap);
 	va_end(ap);
 
-	mcc_metrics_count(q->c, "mqtt_messages_dropped", 1);
+	mcc_metrics_count(q->c, drop_counters[reason], 1);
 	pthread_mutex_lock(&q->log_lock);
 	if (now - q->log_window_ms >= DROP_LOG_WINDOW_MS) {
 		suppressed = q->log_suppressed;
@@ -145,11 +166,11 @@ static void drop(struct mcc_mqtt *q, const char *topic, const char *node,
 		mc_log_warn("mqtt",
 		            "%" PRId64 " more dropped messages were not "
 		            "logged in the last %d s (see "
-		            "mqtt_messages_dropped in /metrics)",
+		            "minecast_mqtt_dropped_total in /metrics)",
 		            suppressed, DROP_LOG_WINDOW_MS / 1000);
 	if (log_it)
 		mc_log_warn("mqtt", "dropped a message from node %s on %s: %s",
-		            node && *node ? node : "?", topic, reason);
+		            node && *node ? node : "?", topic, text);
 }
 
 /* The registered node's row exists; on a database error the message is
@@ -187,7 +208,7 @@ static bool same_node(struct mcc_mqtt *q, const char *topic,
 {
 	if (body_node && !strcmp(body_node, topic_node))
 		return true;
-	drop(q, topic, topic_node,
+	drop(q, DROP_FORGED, topic, topic_node,
 	     "its body claims to be another node (\"node\": \"%s\"); a node "
 	     "may only report for itself: check the broker's ACL",
 	     body_node ? body_node : "");
@@ -238,11 +259,11 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 	 * worth parsing, and its drop line says what to do. */
 	if (!node_registered(c, node, &dbe)) {
 		if (dbe)
-			drop(q, topic, node,
+			drop(q, DROP_ERROR, topic, node,
 			     "the database could not be read; the node "
 			     "will send it again");
 		else
-			drop(q, topic, node,
+			drop(q, DROP_UNREGISTERED, topic, node,
 			     "no node \"%s\" is registered (minecastctl "
 			     "node add %s --site SITE)",
 			     node, node);
@@ -254,7 +275,8 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_state_parse(buf, len, &s, &err);
 		if (rc != MC_OK)
-			drop(q, topic, node, "state: %s", err.msg);
+			drop(q, DROP_MALFORMED, topic, node, "state: %s",
+			     err.msg);
 		else if (same_node(q, topic, node, s.node))
 			mcc_fleet_on_state(c, &s);
 		mc_state_clear(&s);
@@ -263,7 +285,8 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_health_parse(buf, len, &h, &err);
 		if (rc != MC_OK)
-			drop(q, topic, node, "health: %s", err.msg);
+			drop(q, DROP_MALFORMED, topic, node, "health: %s",
+			     err.msg);
 		else if (same_node(q, topic, node, h.node))
 			mcc_fleet_on_health(c, &h);
 		mc_health_clear(&h);
@@ -272,8 +295,8 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_pop_batch_parse(buf, len, &b, &err);
 		if (rc != MC_OK) {
-			drop(q, topic, node, "proof-of-play batch: %s",
-			     err.msg);
+			drop(q, DROP_MALFORMED, topic, node,
+			     "proof-of-play batch: %s", err.msg);
 			mc_pop_batch_clear(&b);
 		} else if (same_node(q, topic, node, b.node)) {
 			/* fleet.c takes the batch over (and clears it). */
@@ -286,7 +309,8 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_command_result_parse(buf, len, &r, &err);
 		if (rc != MC_OK)
-			drop(q, topic, node, "command result: %s", err.msg);
+			drop(q, DROP_MALFORMED, topic, node,
+			     "command result: %s", err.msg);
 		else if (same_node(q, topic, node, r.node))
 			mcc_commands_on_result(c, &r);
 		mc_command_result_clear(&r);
@@ -295,8 +319,8 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_alert_ack_parse(buf, len, &a, &err);
 		if (rc != MC_OK)
-			drop(q, topic, node, "alert acknowledgement: %s",
-			     err.msg);
+			drop(q, DROP_MALFORMED, topic, node,
+			     "alert acknowledgement: %s", err.msg);
 		else if (same_node(q, topic, node, a.node))
 			mcc_alerts_on_ack(c, &a);
 		mc_alert_ack_clear(&a);
@@ -317,10 +341,10 @@ static void on_message(struct mosquitto *m, void *obj,
 	if (!msg->topic || msg->payloadlen < 0)
 		return;
 	len = (size_t)msg->payloadlen;
-	mcc_metrics_count(q->c, "mqtt_messages_received", 1);
+	mcc_metrics_count(q->c, "minecast_mqtt_messages_total", 1);
 
 	if (mc_topic_parse_node(msg->topic, node, &suffix) != MC_OK) {
-		drop(q, msg->topic, NULL,
+		drop(q, DROP_UNKNOWN, msg->topic, NULL,
 		     "\"%s\" is not a topic of the minecast protocol "
 		     "(docs/protocol.md §3)",
 		     unknown_part(msg->topic));
@@ -330,7 +354,7 @@ static void on_message(struct mosquitto *m, void *obj,
 	 * "no local" they come only from another client using them. */
 	limit = suffix_limit(suffix);
 	if (!limit) {
-		drop(q, msg->topic, node,
+		drop(q, DROP_UNKNOWN, msg->topic, node,
 		     "\"%s\" is written by the controller, not by nodes; "
 		     "another client is publishing it",
 		     suffix);
@@ -343,11 +367,12 @@ static void on_message(struct mosquitto *m, void *obj,
 			mc_log_debug("mqtt", "empty retained message on %s",
 			             msg->topic);
 		else
-			drop(q, msg->topic, node, "empty payload");
+			drop(q, DROP_MALFORMED, msg->topic, node,
+			     "empty payload");
 		return;
 	}
 	if (len > limit) {
-		drop(q, msg->topic, node,
+		drop(q, DROP_OVERSIZED, msg->topic, node,
 		     "%zu bytes, over the %zu-byte limit of a %s message", len,
 		     limit, suffix);
 		return;
@@ -533,6 +558,10 @@ enum mc_err mcc_mqtt_start(struct mcc *c, struct mc_error *err)
 		return mc_error_set(err, MC_ERR_NOMEM, "mqtt: out of memory");
 	q->c = c;
 	pthread_mutex_init(&q->log_lock, NULL);
+	/* Labelled counters print together when made in a fixed order. */
+	mcc_metrics_count(c, "minecast_mqtt_messages_total", 0);
+	for (int i = 0; i < DROP_COUNT; i++)
+		mcc_metrics_count(c, drop_counters[i], 0);
 	q->log_window_ms = mc_mono_ms();
 	q->online_json = presence_json(true, now);
 	q->offline_json = presence_json(false, now);
