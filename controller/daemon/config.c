@@ -145,6 +145,7 @@ static const struct key_def keys[] = {
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+_Static_assert(N_KEYS <= 64, "cfg->given has 64 bits");
 
 static const char *const sections[] = {"controller", "mqtt",  "publish",
                                        "alerts",     "fleet", "provision"};
@@ -679,6 +680,15 @@ static void unknown_key(struct ctx *c, const char *section, const char *name)
 	        "unknown key; [%s] has %s", section, list);
 }
 
+/* Key i was set: given, or (empty value) back to its default. */
+static void mark_given(struct mcc_config *cfg, size_t i, bool given)
+{
+	if (given)
+		cfg->given |= (uint64_t)1 << i;
+	else
+		cfg->given &= ~((uint64_t)1 << i);
+}
+
 static void key_line(struct ctx *c, char *s, char *eq)
 {
 	const char *why;
@@ -717,8 +727,8 @@ static void key_line(struct ctx *c, char *s, char *eq)
 	}
 	c->seen[i] = c->line;
 	/* An empty value asks for the default, derived ones included. */
-	if (set_value(c, &keys[i], v) && *v)
-		c->cfg->given |= (uint64_t)1 << i;
+	if (set_value(c, &keys[i], v))
+		mark_given(c->cfg, i, *v != '\0');
 }
 
 static void parse_line(struct ctx *c, char *s)
@@ -917,8 +927,14 @@ enum mc_err mcc_config_parse(struct mcc_config *cfg, const char *text,
 		struct mc_error e;
 
 		rc = mcc_config_finish(cfg, &e);
-		if (rc != MC_OK)
-			problem(&c, rc, NULL, NULL, "%s", e.msg);
+		/* Its message names section and key already. */
+		if (rc != MC_OK) {
+			c.problems++;
+			c.first = rc;
+			mc_error_set(err, rc, "%s %s", c.name, e.msg);
+			if (out)
+				fprintf(out, "%s %s\n", c.name, e.msg);
+		}
 	}
 done:
 	free(buf);
@@ -1007,8 +1023,8 @@ enum mc_err mcc_config_set(struct mcc_config *cfg, const char *assignment,
 		problem(&c, MC_ERR_PARSE, section, key, "%s", why);
 		goto done;
 	}
-	if (set_value(&c, &keys[i], v) && *v)
-		cfg->given |= (uint64_t)1 << i;
+	if (set_value(&c, &keys[i], v))
+		mark_given(cfg, i, *v != '\0');
 done:
 	free(copy);
 	if (c.problems)
