@@ -38,6 +38,9 @@ int mc_ctl_company(int argc, char **argv);
 int mc_ctl_site(int argc, char **argv);
 int mc_ctl_node(int argc, char **argv);
 
+/* Online: the content library (ctl_content.c). */
+int mc_ctl_content(int argc, char **argv);
+
 /* Online: the fleet, node commands, proof-of-play reports (ctl_fleet.c). */
 int mc_ctl_fleet(int argc, char **argv);
 int mc_ctl_command(int argc, char **argv);

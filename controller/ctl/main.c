@@ -35,6 +35,7 @@ static const struct ctl_command commands[] = {
         {"company", mc_ctl_company, "companies (công ty)"},
         {"site", mc_ctl_site, "sites (công trường)"},
         {"node", mc_ctl_node, "register, list and provision nodes"},
+        {"content", mc_ctl_content, "slogans, images, audio and speech"},
         {"fleet", mc_ctl_fleet, "every node's status, flags and health"},
         {"command", mc_ctl_command,
          "restart, reboot, identify, screenshot ... a node"},
