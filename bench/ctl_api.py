@@ -1,0 +1,247 @@
+#!/usr/bin/python3
+"""Controller API latency under concurrent clients (issue 5), on loopback.
+
+  bench/ctl_api.py [--build DIR] [--runs N] [--clients C] [--requests R]
+                   [--seconds S] [--nodes K] [--out FILE]
+
+A real minecast-controller (started by the controller integration-test
+harness, tests/integration/controller/ctlharness.py: its own mosquitto,
+a fresh database, users of every role with API tokens) holding an
+organisation of K nodes over 20 sites.  C client threads, each with its
+own keep-alive HTTP/1.1 connection and its own user's token, send R
+requests each (or until S seconds have passed), picked in turn from a
+mix a console and minecastctl make:
+
+  GET  /v1/auth/me            every role
+  GET  /v1/nodes              the node list (K rows)
+  GET  /v1/sites              20 rows
+  GET  /v1/fleet              node status summary
+  GET  /v1/rollout            rollout progress
+  GET  /v1/tokens             the caller's tokens
+  PATCH /v1/users/{self}      a write: the caller's display name (one
+                              in ten requests; a transaction with its
+                              audit row)
+
+Latency is measured by the client around each whole request (send,
+answer, body read); the client is Python, so these figures include its
+own scheduling (the switch interval is lowered to 0.5 ms).  The
+server's own view is read from its /metrics histogram
+(minecast_http_request_duration_seconds) before and after each run: the
+p99 bucket bound of the run's requests.
+
+Every figure is repeated N times (a fresh controller per run) and
+reported as median and min..max.  Writes JSON to --out (default
+bench/out/ctl_api.json) and prints Markdown rows for docs/benchmarks.md.
+Not a test: nothing here asserts a time.  Target (DESIGN.md, issue 5):
+API p99 latency ≤ 50 ms under 50 concurrent clients.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import sys
+import threading
+import time
+
+from benchlib import HERE, SRC, harness, summary
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(SRC, "build", "gcc"),
+                    help="build directory with a release "
+                    "minecast-controller")
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--requests", type=int, default=200,
+                    help="requests per client per run")
+    ap.add_argument("--seconds", type=float, default=60,
+                    help="a run stops after this long even if the "
+                    "requests are not all sent")
+    ap.add_argument("--nodes", type=int, default=200)
+    ap.add_argument("--out", default=os.path.join(HERE, "out",
+                                                  "ctl_api.json"))
+    return ap.parse_args()
+
+
+ARGS = parse_args()
+harness(ARGS.build, "minecast-bench-api-")
+from controller import ctlharness as ch  # noqa: E402  (needs the env)
+
+MIX = [
+    ("GET", "/v1/auth/me"),
+    ("GET", "/v1/nodes"),
+    ("GET", "/v1/sites"),
+    ("GET", "/v1/fleet"),
+    ("GET", "/v1/rollout"),
+    ("GET", "/v1/tokens"),
+    ("GET", "/v1/auth/me"),
+    ("GET", "/v1/nodes"),
+    ("GET", "/v1/fleet"),
+    ("PATCH", "/v1/users/{self}"),
+]
+
+HIST = "minecast_http_request_duration_seconds"
+
+
+def percentile(sorted_values, p):
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1,
+                   int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def server_buckets(rig):
+    """{le: count} summed over every route of the latency histogram."""
+    st, body, _ = rig.api("GET", "/metrics", token="admin")
+    if st != 200:
+        raise AssertionError("GET /metrics: %d" % st)
+    out = {}
+    for line in body.decode().splitlines():
+        m = re.match(r'^%s_bucket\{.*le="([^"]+)"\} ([0-9.e+]+)$' % HIST,
+                     line)
+        if m:
+            le = float("inf") if m.group(1) == "+Inf" else float(m.group(1))
+            out[le] = out.get(le, 0) + float(m.group(2))
+    return out
+
+
+def bucket_percentile(before, after, p):
+    """The smallest bucket bound holding p % of the requests between two
+    readings (seconds; inf when only +Inf holds them)."""
+    diff = sorted((le, after.get(le, 0) - before.get(le, 0))
+                  for le in after)
+    total = diff[-1][1] if diff else 0
+    for le, n in diff:
+        if total and n >= total * p / 100.0:
+            return le
+    return float("nan")
+
+
+def populate(rig):
+    for s in range(20):
+        rig.add_site("site-%02d" % s, "Công trường số %d" % s)
+    for n in range(ARGS.nodes):
+        rig.add_node("pi-%04d" % n, "site-%02d" % (n % 20),
+                     tags=["nha-an"] if n % 3 == 0 else ["cong-chinh"])
+
+
+def client(rig, who, n_req, limit, start, lat, errors, idx):
+    conn = http.client.HTTPConnection(ch.HOST, rig.port, timeout=30)
+    hdr = {"Authorization": "Bearer " + rig.tokens[who]}
+    mine = []
+    start.wait()
+    for i in range(n_req):
+        if time.monotonic() > limit[0]:
+            break
+        method, path = MIX[(i + idx) % len(MIX)]
+        body = None
+        h = dict(hdr)
+        if "{self}" in path:
+            path = path.replace("{self}", who)
+            body = json.dumps({"display_name": "Người dùng %s %d"
+                               % (who, i)}).encode()
+            h["Content-Type"] = "application/json"
+        t0 = time.perf_counter()
+        try:
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            r.read()
+            ok = 200 <= r.status < 300
+        except (OSError, http.client.HTTPException):
+            ok = False
+            conn.close()
+            conn = http.client.HTTPConnection(ch.HOST, rig.port, timeout=30)
+        dt = time.perf_counter() - t0
+        if ok:
+            mine.append(dt)
+        else:
+            errors.append((method, path))
+    conn.close()
+    lat.extend(mine)  # list.extend is atomic under the GIL
+
+
+def run(n):
+    rig = ch.CtlRig("api-%d" % n)
+    try:
+        # A user per client (its own token; the PATCH changes its own
+        # display name).
+        for c in range(ARGS.clients):
+            rig.add_user("bench-%02d" % c, ["editor"])
+        populate(rig)
+        before = server_buckets(rig)
+        lat, errors = [], []
+        start = threading.Event()
+        limit = [float("inf")]
+        threads = [threading.Thread(
+            target=client, args=(rig, "bench-%02d" % c, ARGS.requests,
+                                 limit, start, lat, errors, c))
+            for c in range(ARGS.clients)]
+        for t in threads:
+            t.start()
+        w0 = time.monotonic()
+        limit[0] = w0 + ARGS.seconds
+        start.set()
+        for t in threads:
+            t.join(ARGS.seconds + 60)
+        wall = time.monotonic() - w0
+        after = server_buckets(rig)
+        lat.sort()
+        return {
+            "requests": len(lat), "errors": len(errors),
+            "wall_s": wall, "throughput_rps": len(lat) / wall,
+            "p50_ms": 1000 * percentile(lat, 50),
+            "p90_ms": 1000 * percentile(lat, 90),
+            "p99_ms": 1000 * percentile(lat, 99),
+            "max_ms": 1000 * lat[-1] if lat else float("nan"),
+            "server_p99_bucket_ms": 1000 * bucket_percentile(before, after,
+                                                             99),
+        }
+    except Exception:
+        rig.dump()
+        raise
+    finally:
+        rig.close()
+
+
+def main():
+    sys.setswitchinterval(0.0005)
+    runs = [run(i) for i in range(ARGS.runs)]
+    out = {
+        "machine": os.uname().machine, "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "clients": ARGS.clients, "requests_per_client": ARGS.requests,
+        "nodes": ARGS.nodes,
+        "p50_ms": summary([r["p50_ms"] for r in runs]),
+        "p90_ms": summary([r["p90_ms"] for r in runs]),
+        "p99_ms": summary([r["p99_ms"] for r in runs]),
+        "max_ms": summary([r["max_ms"] for r in runs]),
+        "throughput_rps": summary([r["throughput_rps"] for r in runs]),
+        "server_p99_bucket_ms": [r["server_p99_bucket_ms"] for r in runs],
+        "errors": [r["errors"] for r in runs],
+        "runs": runs,
+    }
+    os.makedirs(os.path.dirname(ARGS.out), exist_ok=True)
+    with open(ARGS.out, "w") as fh:
+        json.dump(out, fh, indent=1)
+
+    def fmt(s, unit, digits=1):
+        return "%.*f %s (%.*f–%.*f)" % (digits, s["median"], unit, digits,
+                                         s["min"], digits, s["max"])
+    print("| API p99 latency, %d concurrent clients (client-observed) "
+          "| ≤ 50 ms | %s |" % (ARGS.clients, fmt(out["p99_ms"], "ms")))
+    print("| API p50 latency, same load | | %s |"
+          % fmt(out["p50_ms"], "ms", 2))
+    print("| API throughput, same load | | %s |"
+          % fmt(out["throughput_rps"], "req/s", 0))
+    print("| API p99, server's own histogram (bucket bound) | | %s ms |"
+          % ", ".join("≤ %g" % v for v in out["server_p99_bucket_ms"]))
+    print(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
