@@ -396,6 +396,9 @@ static struct curl_slist *headers(const struct ctl_conn *conn,
 			h = n ? n : h;
 			free(line);
 		}
+	} else if (h) {
+		/* No body type: not curl's form-urlencoded default either. */
+		h = (n = curl_slist_append(h, "Content-Type:")) ? n : h;
 	}
 	if (h && conn->cookie) {
 		line = mc_printf("Cookie: %s", conn->cookie);

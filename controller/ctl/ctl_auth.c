@@ -407,6 +407,8 @@ static void user_help(FILE *out)
 	        "Commands:\n"
 	        "  add NAME --roles ROLES   create a user\n"
 	        "  list                     list users and their roles\n"
+	        "  set NAME [OPTIONS]       change roles, full name, "
+	        "password; disable\n"
 	        "\n"
 	        "Roles: editor (writes content and the calendar), "
 	        "approver (approves\n"
@@ -446,6 +448,34 @@ static void user_list_help(FILE *out)
 	             "when created.\n"
 	             "\n"
 	             "Options:\n" HELP_OPT "\n" CTL_CONN_HELP);
+}
+
+static void user_set_help(FILE *out)
+{
+	fprintf(out,
+	        "Usage: minecastctl user set NAME [--roles ROLES] "
+	        "[--display-name TEXT]\n"
+	        "                            [--disable | --enable] "
+	        "[--password | --password-stdin]\n"
+	        "\n"
+	        "Change a user.  Anyone may change their own full name and "
+	        "password;\n"
+	        "roles, other users and --disable need the admin role.  A new "
+	        "password\n"
+	        "or --disable ends the user's browser sessions; a disabled "
+	        "user's API\n"
+	        "tokens are refused until --enable.  The last admin cannot be "
+	        "disabled\n"
+	        "or lose the admin role.\n"
+	        "\n"
+	        "Options:\n"
+	        "  --roles ROLES        replace the roles (comma-separated)\n"
+	        "  --display-name TEXT  the person's full name\n"
+	        "  --disable, --enable  lock or unlock the account\n"
+	        "  --password           ask for a new password (twice, no "
+	        "echo)\n"
+	        "  --password-stdin     read the new password from "
+	        "stdin\n" HELP_OPT "\n" CTL_CONN_HELP);
 }
 
 /* ["editor", "approver"] from "editor,approver"; NULL if empty. */
@@ -550,6 +580,113 @@ out:
 	return rc;
 }
 
+static int user_set(struct ctl_conn *conn, int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"roles", required_argument, NULL, 'r'},
+	        {"display-name", required_argument, NULL, 'd'},
+	        {"disable", no_argument, NULL, 'D'},
+	        {"enable", no_argument, NULL, 'E'},
+	        {"password", no_argument, NULL, 'p'},
+	        {"password-stdin", no_argument, NULL, 's'},
+	        {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
+	char password[PASSWORD_MAX + 2], again[PASSWORD_MAX + 2];
+	const char *roles = NULL, *display = NULL;
+	json_t *body = json_object(), *doc = NULL, *rl;
+	char *esc = NULL, *path = NULL;
+	int disabled = -1, pw = 0; /* pw: 1 terminal, 2 stdin */
+	int c, rc = MC_CTL_OK;
+
+	memset(password, 0, sizeof(password));
+	memset(again, 0, sizeof(again));
+	if (!body)
+		return ctl_fail("user set", "out of memory");
+	optind = 1;
+	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': roles = optarg; break;
+		case 'd': display = optarg; break;
+		case 'D': disabled = 1; break;
+		case 'E': disabled = 0; break;
+		case 'p': pw = 1; break;
+		case 's': pw = 2; break;
+		case 'h': user_set_help(stdout); goto out;
+		default: rc = ctl_bad_option("user set", argv, c); goto out;
+		}
+	}
+	if (optind + 1 != argc) {
+		rc = ctl_usage("user set", optind < argc
+		                                   ? "give exactly one NAME"
+		                                   : "NAME is required");
+		goto out;
+	}
+	if (!roles && !display && disabled < 0 && !pw) {
+		rc = ctl_usage("user set", "nothing to change: give --roles, "
+		                           "--display-name, --disable, "
+		                           "--enable or --password");
+		goto out;
+	}
+	if (roles) {
+		rl = role_list(roles);
+		if (!rl) {
+			rc = ctl_usage("user set",
+			               "--roles: give one or more of "
+			               "editor, approver, technician, "
+			               "admin");
+			goto out;
+		}
+		json_object_set_new(body, "roles", rl);
+	}
+	if (display)
+		json_object_set_new(body, "display_name", json_string(display));
+	if (disabled >= 0)
+		json_object_set_new(body, "disabled", json_boolean(disabled));
+	if (pw) {
+		rc = ctl_read_password("user set", "New password: ", pw == 2,
+		                       password, sizeof(password));
+		if (rc == MC_CTL_OK && pw == 1) {
+			rc = ctl_read_password("user set", "Again: ", false,
+			                       again, sizeof(again));
+			if (rc == MC_CTL_OK && strcmp(password, again) != 0)
+				rc = ctl_fail("user set",
+				              "the passwords differ");
+		}
+		if (rc != MC_CTL_OK)
+			goto out;
+		json_object_set_new(body, "password", json_string(password));
+	}
+	esc = ctl_escape(argv[optind]);
+	path = esc ? mc_printf("/v1/users/%s", esc) : NULL;
+	if (!path) {
+		rc = ctl_fail("user set", "out of memory");
+		goto out;
+	}
+	rc = ctl_call(conn, "PATCH", path, body, &doc, NULL);
+	if (rc == MC_CTL_OK) {
+		if (conn->json) {
+			ctl_print_json(doc);
+		} else {
+			char r[256];
+
+			printf("User %s changed (roles %s%s)\n", argv[optind],
+			       roles_text(user_of(doc), r, sizeof(r)),
+			       json_is_true(json_object_get(user_of(doc),
+			                                    "disabled"))
+			               ? ", disabled"
+			               : "");
+		}
+	}
+out:
+	memset(password, 0, sizeof(password));
+	memset(again, 0, sizeof(again));
+	json_decref(body);
+	json_decref(doc);
+	free(path);
+	free(esc);
+	return rc;
+}
+
 static void print_users(json_t *doc)
 {
 	struct ctl_table *t = ctl_table_new(6, ">ID", "NAME", "FULL NAME",
@@ -647,6 +784,8 @@ static int user_pick(struct ctl_conn *conn, const char *sub, int argc,
 		return user_add(conn, argc, argv);
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0)
 		return user_list(conn, argc, argv);
+	if (strcmp(sub, "set") == 0)
+		return user_set(conn, argc, argv);
 	fprintf(stderr, "minecastctl: user: unknown command '%s'\n\n", sub);
 	user_help(stderr);
 	return MC_CTL_USAGE;

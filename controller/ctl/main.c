@@ -24,7 +24,7 @@ static const struct ctl_command commands[] = {
         {"login", mc_ctl_login, "log in and keep an API token"},
         {"logout", mc_ctl_logout, "revoke the API token in use"},
         {"whoami", mc_ctl_whoami, "who the token in use belongs to"},
-        {"user", mc_ctl_user, "add and list users (admin)"},
+        {"user", mc_ctl_user, "add, list and change users"},
         {"token", mc_ctl_token, "create, list and revoke API tokens"},
         {"backup", mc_ctl_backup, "back up the controller's database"},
         {"publish", mc_ctl_publish,

@@ -796,6 +796,42 @@ class Ctl(CtlTest):
         self.assertEqual(rc, 1)
         self.assertIn("minecastctl: user list: ", err)
 
+    def test_user_set(self):
+        rig = self.rig
+        rig.add_user("doi-vai-tro", ["editor"])
+        rc, out, err = rig.ctl(["user", "set", "doi-vai-tro", "--roles",
+                                "approver", "--display-name",
+                                "Phạm Minh Đức"])
+        self.assertEqual(rc, 0, err)
+        u = self.assertStatus(rig.api("GET", "/v1/auth/me",
+                                      token="doi-vai-tro"), 200)
+        self.assertEqual(u["roles"], ["approver"])
+        self.assertEqual(u["display_name"], "Phạm Minh Đức")
+        rc, out, err = rig.ctl(["user", "set", "doi-vai-tro", "--disable"])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("disabled", out)
+        self.assertError(rig.api("GET", "/v1/auth/me", token="doi-vai-tro"),
+                         401)
+        rc, out, err = rig.ctl(["user", "set", "doi-vai-tro", "--enable"])
+        self.assertEqual(rc, 0, err)
+        self.assertStatus(rig.api("GET", "/v1/auth/me", token="doi-vai-tro"),
+                          200)
+        # Their own password, with their own token.
+        rc, out, err = rig.ctl(["user", "set", "doi-vai-tro",
+                                "--password-stdin"], token="doi-vai-tro",
+                               input_text="mật khẩu thứ hai\n")
+        self.assertEqual(rc, 0, err)
+        rig.login("doi-vai-tro", "mật khẩu thứ hai")
+        # Not their roles.
+        rc, out, err = rig.ctl(["user", "set", "doi-vai-tro", "--roles",
+                                "admin"], token="doi-vai-tro")
+        self.assertEqual(rc, 1)
+        self.assertIn("minecastctl: user set: ", err)
+        # The last admin stays an admin.
+        rc, out, err = rig.ctl(["user", "set", "admin", "--disable"])
+        self.assertEqual(rc, 1)
+        self.assertIn("admin", err)
+
     def test_usage_errors(self):
         rig = self.rig
         for args in (["user"], ["user", "frobnicate"],
@@ -805,7 +841,9 @@ class Ctl(CtlTest):
                      ["token", "revoke"], ["token", "revoke", "abc"],
                      ["token", "create"], ["token", "list", "--bogus"],
                      ["login"], ["backup"], ["backup", "--out"],
-                     ["whoami", "extra"], ["logout", "extra"]):
+                     ["whoami", "extra"], ["logout", "extra"],
+                     ["user", "set", "x"], ["user", "set", "--enable"],
+                     ["user", "set", "x", "--roles", ","]):
             rc, out, err = rig.ctl(args)
             self.assertEqual(rc, 2, "%s: %s" % (args, err))
             self.assertTrue(err.startswith("minecastctl: ") or
@@ -813,6 +851,7 @@ class Ctl(CtlTest):
         for args in (["login", "--help"], ["logout", "--help"],
                      ["whoami", "--help"], ["user", "--help"],
                      ["user", "add", "--help"], ["user", "list", "--help"],
+                     ["user", "set", "--help"],
                      ["token", "--help"], ["token", "create", "--help"],
                      ["token", "list", "--help"],
                      ["token", "revoke", "--help"], ["backup", "--help"]):
