@@ -549,7 +549,14 @@ class CtlRig:
         self.want_users = users
         self.key = self._keygen("controller")
         if start:
-            self.start()
+            try:
+                self.start()
+            except BaseException:
+                # Nobody holds this rig yet to close it: stop what was
+                # started, show why, and keep the directory.
+                self.close()
+                self.dump()
+                raise
 
     # -- set-up --
 
