@@ -547,7 +547,9 @@ static bool codec_ok(enum kind kind, const GstCaps *caps)
 	case K_MP3: return strcmp(name, "audio/mpeg") == 0;
 	case K_FLAC: return strcmp(name, "audio/x-flac") == 0;
 	case K_WAV:
+		/* The discoverer names PCM in WAV by its container. */
 		return strcmp(name, "audio/x-raw") == 0 ||
+		       strcmp(name, "audio/x-wav") == 0 ||
 		       strcmp(name, "audio/x-alaw") == 0 ||
 		       strcmp(name, "audio/x-mulaw") == 0;
 	default: return false;
