@@ -1013,7 +1013,9 @@ class CtlTest(unittest.TestCase):
             self.rig = self.shared_rig
             self.rig.assert_controller_alive()
         else:
-            self.rig = CtlRig(self.id().split(".")[-1], **self.rig_options)
+            self.rig = CtlRig("%s.%s" % (type(self).__name__,
+                                         self.id().split(".")[-1]),
+                              **self.rig_options)
             self.addCleanup(self.rig.close)
 
     def run(self, result=None):
