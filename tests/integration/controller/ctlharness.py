@@ -48,7 +48,15 @@ The interface other test modules use (keep it stable):
     rig.users: name -> {"id", "name", "password", "roles"}
     rig.tokens: name -> token string
     rig.base: "http://127.0.0.1:PORT"; rig.broker (player.mcharness.Broker)
-    rig.data_dir, rig.conf, rig.key (prefix of .key/.pub), rig.dir
+    rig.data_dir, rig.conf, rig.key (prefix of .key/.pub), rig.dir,
+    rig.home (minecastctl's HOME), rig.port, rig.log_text()
+
+    Module functions: http_request(port, method, target, body=b"",
+    headers=None, timeout=30) -> (status, Headers, bytes);
+    parse_ini(text) -> {section: {key: [raw values]}}; write_ini(path,
+    sections); password_for(name); controller_bin(), ctl_bin(),
+    player_bin(); ROLE_USERS; and from player.mcharness: HOST, ROOT,
+    free_port, wait_for, stop_process, tail, now_ms.
 
 Rules every test keeps: only 127.0.0.1; every wait is bounded
 (wait_for); every process started here is stopped in CtlRig.close().
@@ -82,7 +90,8 @@ __all__ = [
     "BUILD_DIR", "SOURCE_DIR", "SCRATCH_DIR", "HOST", "ROOT",
     "CtlRig", "CtlTest", "Session", "Player", "MqttWatch", "CtlBroker",
     "controller_bin", "ctl_bin", "player_bin", "free_port", "wait_for",
-    "stop_process", "tail", "now_ms",
+    "stop_process", "tail", "now_ms", "http_request", "parse_ini",
+    "write_ini", "password_for", "ROLE_USERS", "Headers",
 ]
 
 # The users every rig makes (besides the admin): name -> roles.
