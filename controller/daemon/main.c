@@ -35,6 +35,7 @@
 #include "mcc.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "provision.h"
 #include "publish.h"
 
 /* Used when --config is not given and the file exists. */
@@ -398,6 +399,9 @@ static int run(struct mcc *c)
 	bool tick_started = false;
 	int sig = 0, rc = 1;
 
+	/* The broker's password and ACL files first (provision.h). */
+	if (mcc_provision_sync(c, &err) != MC_OK)
+		mc_log_warn("main", "%s", err.msg);
 	if (mcc_mqtt_start(c, &err) != MC_OK) {
 		mc_log_error("main", "MQTT: %s", err.msg);
 		goto out;

@@ -880,6 +880,10 @@ static enum mc_err get_name(json_t *body, const char *key, char **out,
 		                    key, ORG_NAME_MAX, ORG_NAME_MAX);
 	rc = mc_text_normalize(json_string_value(v), json_string_length(v),
 	                       ORG_NAME_MAX, key, out, err);
+	if (rc == MC_ERR_TOO_LARGE) /* a field too long is bad input */
+		return mc_error_set(err, MC_ERR_RANGE,
+		                    "%s: tối đa %d byte / at most %d bytes",
+		                    key, ORG_NAME_MAX, ORG_NAME_MAX);
 	if (rc != MC_OK)
 		return rc;
 	if (strpbrk(*out, "\t\n")) {
