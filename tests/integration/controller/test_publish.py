@@ -95,8 +95,8 @@ class PublishRollout(CtlTest):
     def wait_applied(self, versions, timeout=40):
         """Every node in versions reports that version applied."""
         def ok():
-            for p in self.players.values():
-                p.assert_alive()
+            for n in versions:
+                self.players[n].assert_alive()
             items = self.by_node()
             for n, v in versions.items():
                 i = items[n]
@@ -206,9 +206,10 @@ class PublishRollout(CtlTest):
                 20, since_ms=t_ms, content="slogan-s1", channel="screen")
             self.assertEqual(st["text"], "An toàn là trên hết — ca 2")
 
-        # An entry edited and re-approved: n3 (site 2) gets site 1's
-        # entry too; n1 and n2 keep their manifest.
-        self.sched.entry({"id": "e-s1", "name": "Công trường 1 và 2",
+        # An entry's targets edited and re-approved: n3 (site 2) gets
+        # site 1's entry too; n1 and n2 keep their manifest (targets are
+        # resolved by the controller, not part of it).
+        self.sched.entry({"id": "e-s1", "name": "Công trường 1",
                           "playlist": "pl-s1", "channel": "screen",
                           "priority": 20,
                           "targets": {"sites": ["s1", "s2"]}}, edit=True)
@@ -235,27 +236,29 @@ class PublishRollout(CtlTest):
         self.assertGreaterEqual(len([a for a in audit["items"]
                                      if a["action"] == "publish"]), 6)
 
-    def test_offline_node_and_left_out_entry(self):
+    def test_offline_node_and_unapproved_entry(self):
         r = self.rig
         self.wait_online()
         self.players["n3"].stop()
         wait_for(lambda: not self.by_node()["n3"]["online"], 20,
                  "n3 offline")
-        # An approved entry whose playlist is only a draft is left out.
+        # An entry whose playlist is only a draft cannot be approved, so
+        # it never reaches the fleet.
         r.ok("POST", "/v1/playlists", {"id": "pl-draft", "items": [
             {"content": "slogan-all"}]}, token="editor", expect=201)
         self.sched.entry({"id": "e-draft", "playlist": "pl-draft",
                           "channel": "screen"}, approve=False)
-        st, doc, _ = r.api("POST", "/v1/entries/e-draft/approve",
-                           token="approver")
-        if st == 200:
-            rep = r.ok("POST", "/v1/publish", token="approver")
-            self.assertEqual([s["id"] for s in rep["skipped"]],
-                             ["e-draft"])
-        else:
-            rep = r.ok("POST", "/v1/publish", token="approver")
+        self.assertError(r.api("POST", "/v1/entries/e-draft/approve",
+                               token="approver"), 409)
+        rep = r.ok("POST", "/v1/publish", token="approver")
+        self.assertEqual(rep["skipped"], [])
         self.assertEqual(rep["changed"], 3)
         self.wait_applied({"n1": 1, "n2": 1})
+        st, _, raw = http_request(r.port, "GET", "/v1/manifests/"
+                                  + self.desired("n1")["manifest_sha256"])
+        self.assertEqual(st, 200)
+        self.assertEqual(sorted(e["id"] for e in json.loads(raw)["entries"]),
+                         ["e-all", "e-s1"])
         items = self.by_node()
         self.assertEqual(items["n3"]["state"], "offline")
         self.assertEqual(self.rollout()["totals"]["pending"], 0)
