@@ -14,12 +14,14 @@
 #include "minecast/log.h"
 #include "minecast/sched.h"
 #include "minecast/text.h"
+#include "minecast/topics.h"
 #include "minecast/util.h"
 
 #include "audit.h"
 #include "db.h"
 #include "http.h"
 #include "mcc.h"
+#include "mqtt.h"
 #include "org.h"
 #include "org_internal.h"
 #include "provision.h"
@@ -1771,6 +1773,20 @@ static void nodes_delete(struct mcc_req *rq, struct mcc_resp *rs)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s deleted node %s", rq->who.name, id);
+	/* Its retained pointer goes too, so that nothing waits on the
+	 * broker for a node that is gone (a clear is an empty retained
+	 * message; offline now, it stays: harmless, it is signed). */
+	if (rq->c->mqtt) {
+		char topic[MC_TOPIC_MAX];
+
+		if (mc_topic_node(topic, sizeof(topic), id, MC_TOPIC_DESIRED) ==
+		            MC_OK &&
+		    mcc_mqtt_publish(rq->c, topic, "", 0, 1, true) != MC_OK)
+			mc_log_warn("org",
+			            "node %s: its retained pointer could "
+			            "not be cleared (broker away)",
+			            id);
+	}
 	doc = json_pack("{s:s, s:b}", "id", id, "deleted", 1);
 	mcc_resp_json(rs, 200, doc);
 	goto out;

@@ -623,7 +623,10 @@ class Provisioning(CtlTest):
         self.assertEqual(try_connect(port, "pi-r", new), 0)
         self.assertEqual(r.ok("GET", "/v1/nodes/pi-r")["provisioned_ms"],
                          doc["provisioned_ms"])
-        # Deleting the node removes its broker login.
+        # Deleting the node removes its broker login and clears its
+        # retained pointer.
+        w = r.mqtt_client()
+        w.publish("minecast/v1/node/pi-r/desired", "a pointer", retain=True)
         r.ok("DELETE", "/v1/nodes/pi-r", token="technician")
         with open(r.passwd_file) as fh:
             self.assertNotIn("pi-r:", fh.read())
@@ -631,6 +634,13 @@ class Provisioning(CtlTest):
                  "the deleted node refused")
         self.assertEqual(try_connect(port, "harness",
                                      r.mqtt_users["harness"]), 0)
+        def no_retained():
+            late = r.mqtt_client(subscribe="minecast/v1/node/pi-r/desired")
+            time.sleep(0.3)
+            gone = late.messages() == []
+            late.stop()
+            return gone
+        wait_for(no_retained, 10, "pi-r's retained pointer cleared")
         self.assertError(r.api("POST", "/v1/nodes/pi-r/provision",
                                token="admin"), 404, "id")
 
