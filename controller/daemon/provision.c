@@ -932,12 +932,14 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	mc_sha256_hex(password, strlen(password), sha);
 	now = mc_now_ms();
 
-	pthread_mutex_lock(&files_lock);
-	locked = true;
+	/* The database's write lock first, then the files' lock: the order
+	 * every path takes them in (deleting a node too). */
 	db = mcc_db(c);
 	if (!db || mcc_db_begin(db) != MC_OK)
 		goto dberr;
 	in_tx = true;
+	pthread_mutex_lock(&files_lock);
+	locked = true;
 	if (mcc_org_node_place(db, id, &place, &err) != MC_OK) {
 		if (err.code == MC_ERR_NOTFOUND)
 			mc_error_set(

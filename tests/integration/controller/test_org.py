@@ -694,6 +694,35 @@ class Provisioning(CtlTest):
         self.assertEqual(self.secret_of("pi-c"), hashlib.sha256(
             password_of(doc["files"]["player.conf"]).encode()).hexdigest())
 
+    def test_concurrent_provisions(self):
+        """Provisions at the same time lose nobody's entry."""
+        r = self.rig
+        r.add_site("cc")
+        nodes = ["pi-cc-%d" % i for i in range(6)]
+        for n in nodes:
+            r.add_node(n, "cc")
+        got = {}
+
+        def one(n):
+            got[n] = r.api("POST", "/v1/nodes/%s/provision" % n,
+                           token="technician")
+        threads = [threading.Thread(target=one, args=(n,)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        with open(r.passwd_file) as fh:
+            users = sorted(ln.split(":")[0] for ln in fh if ln.strip())
+        self.assertEqual(users, sorted(nodes + ["controller", "harness"]))
+        leftovers = [f for f in os.listdir(os.path.dirname(r.passwd_file))
+                     if f.startswith("passwd.")]
+        self.assertEqual(leftovers, [])
+        for n in nodes:
+            doc = self.assertStatus(got[n], 200, n)
+            pw = password_of(doc["files"]["player.conf"])
+            wait_for(lambda: try_connect(r.broker.port, n, pw) == 0, 10,
+                     "%s connects" % n)
+
     def test_controller_user_reserved(self):
         r = self.rig
         r.add_site("rs")
