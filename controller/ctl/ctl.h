@@ -8,12 +8,20 @@
 #ifndef MC_CTL_H
 #define MC_CTL_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* Exit codes shared by every subcommand. */
 #define MC_CTL_OK    0
 #define MC_CTL_FAIL  1
 #define MC_CTL_USAGE 2
 
 int mc_ctl_schedule(int argc, char **argv);
+/* Shared by the preview printers (ctl_schedule.c): a length in ms as
+ * "20s", "1.2s", "5m00s", "1h00m00s"; text on one line, newlines shown as
+ * " / ". */
+void ctl_fmt_duration(int64_t ms, char *buf, size_t cap);
+void ctl_put_oneline(const char *text);
 int mc_ctl_compile(int argc, char **argv);
 int mc_ctl_keygen(int argc, char **argv);
 int mc_ctl_sign(int argc, char **argv);
@@ -45,6 +53,18 @@ int mc_ctl_content(int argc, char **argv);
 int mc_ctl_fleet(int argc, char **argv);
 int mc_ctl_command(int argc, char **argv);
 int mc_ctl_report(int argc, char **argv);
+
+/* Online: playlists, entries, the editorial workflow, import, export and
+ * the day preview (ctl_calendar.c). */
+int mc_ctl_playlist(int argc, char **argv);
+int mc_ctl_entry(int argc, char **argv);
+int mc_ctl_review(int argc, char **argv);
+int mc_ctl_submit(int argc, char **argv);
+int mc_ctl_approve(int argc, char **argv);
+int mc_ctl_reject(int argc, char **argv);
+int mc_ctl_import(int argc, char **argv);
+int mc_ctl_export(int argc, char **argv);
+int mc_ctl_preview(int argc, char **argv);
 /* "node status ID": argv[0] is "status"; conn is the family's. */
 struct ctl_conn;
 int mc_ctl_node_status_run(struct ctl_conn *conn, int argc, char **argv);

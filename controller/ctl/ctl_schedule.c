@@ -184,7 +184,7 @@ static void fmt_clock(const struct preview *p, int64_t t, char *buf, size_t cap)
 		snprintf(buf, cap, "%02d:%02d:%02d", h, mi, se);
 }
 
-static void fmt_dur(int64_t ms, char *buf, size_t cap)
+void ctl_fmt_duration(int64_t ms, char *buf, size_t cap)
 {
 	int64_t s = ms / 1000;
 
@@ -200,8 +200,7 @@ static void fmt_dur(int64_t ms, char *buf, size_t cap)
 		         (long long)(s / 60 % 60), (long long)(s % 60));
 }
 
-/* Text on one line: newlines shown as " / ". */
-static void put_text(const char *text)
+void ctl_put_oneline(const char *text)
 {
 	for (const char *p = text; *p; p++) {
 		if (*p == '\n')
@@ -216,12 +215,12 @@ static void print_item(const struct mc_day_item *di, const char *lead)
 	const struct mc_content *c = di->content;
 	char dur[32];
 
-	fmt_dur(di->duration_ms, dur, sizeof(dur));
+	ctl_fmt_duration(di->duration_ms, dur, sizeof(dur));
 	printf("      %s %s (%s, %s)", lead,
 	       c && c->name ? c->name : di->content_id, di->content_id, dur);
 	if (di->text) {
 		fputs(": ", stdout);
-		put_text(di->text);
+		ctl_put_oneline(di->text);
 	}
 	putchar('\n');
 }
@@ -247,7 +246,7 @@ static void print_seg(const struct preview *p, const struct mc_day_seg *g)
 			       g->content->id, why);
 			if (g->n_items && g->items[0].text) {
 				fputs("      ", stdout);
-				put_text(g->items[0].text);
+				ctl_put_oneline(g->items[0].text);
 				putchar('\n');
 			}
 		} else {

@@ -40,6 +40,15 @@ static const struct ctl_command commands[] = {
         {"command", mc_ctl_command,
          "restart, reboot, identify, screenshot ... a node"},
         {"report", mc_ctl_report, "proof-of-play report by day or month"},
+        {"playlist", mc_ctl_playlist, "playlists of content"},
+        {"entry", mc_ctl_entry, "schedule entries (RFC 5545 events)"},
+        {"review", mc_ctl_review, "what awaits approval, and what changed"},
+        {"submit", mc_ctl_submit, "send a draft for approval"},
+        {"approve", mc_ctl_approve, "approve a submitted object (or --all)"},
+        {"reject", mc_ctl_reject, "reject a submitted object with a reason"},
+        {"import", mc_ctl_import, "import a campaign file or an .ics calendar"},
+        {"export", mc_ctl_export, "export the schedule as a campaign or .ics"},
+        {"preview", mc_ctl_preview, "what a node or site plays on a day"},
 };
 
 static void usage(FILE *out)
