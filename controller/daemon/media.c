@@ -392,6 +392,14 @@ static enum mc_err too_long(struct mc_error *err, double s)
 	                    s / 60.0, s / 60.0);
 }
 
+static enum mc_err too_short(struct mc_error *err, int64_t ms)
+{
+	return mc_error_set(err, MC_ERR_MEDIA,
+	                    "âm thanh quá ngắn (%.2f giây, tối thiểu 0,5 "
+	                    "giây) / audio too short (%.2f s, at least 0.5 s)",
+	                    ms / 1000.0, ms / 1000.0);
+}
+
 /*
  * Decode uri to float samples, feed them to libebur128, and count them:
  * out->duration_ms, channels, rate, lufs, gain_db.
@@ -514,7 +522,10 @@ static enum mc_err measure(const char *uri, struct mcc_media_info *out,
 	if (rc == MC_OK) {
 		out->duration_ms =
 		        (int64_t)(frames * 1000 / (uint64_t)out->rate);
-		rc = loudness_result(st, out, err);
+		/* Shorter than a 400 ms gating block has no loudness. */
+		rc = out->duration_ms < MCC_MEDIA_MIN_AUDIO_MS
+		             ? too_short(err, out->duration_ms)
+		             : loudness_result(st, out, err);
 	}
 out:
 	if (pipe) {
@@ -652,15 +663,6 @@ enum mc_err mcc_media_probe_audio(const char *path, struct mcc_media_info *out,
 	rc = measure(uri, out, err);
 	if (rc != MC_OK)
 		goto out;
-	if (out->duration_ms < MCC_MEDIA_MIN_AUDIO_MS) {
-		rc = mc_error_set(err, MC_ERR_MEDIA,
-		                  "âm thanh quá ngắn (%.2f giây, tối thiểu 0,5 "
-		                  "giây) / audio too short (%.2f s, at least "
-		                  "0.5 s)",
-		                  out->duration_ms / 1000.0,
-		                  out->duration_ms / 1000.0);
-		goto out;
-	}
 	if (out->duration_ms > MCC_MEDIA_MAX_AUDIO_MS) {
 		rc = too_long(err, out->duration_ms / 1000.0);
 		goto out;
