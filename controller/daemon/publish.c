@@ -957,15 +957,35 @@ struct sent {
 	int64_t version;
 };
 
-/* Mark pointers published (one transaction). */
+/*
+ * Mark pointers published (one transaction).  all: every pointer of
+ * publish_id was sent, so that one statement marks them (10,000 single
+ * updates cost a tenth of a second).
+ */
 static void mark_published(sqlite3 *db, const struct sent *v, size_t n,
-                           int64_t publish_id, int64_t duration_ms)
+                           int64_t publish_id, bool all, int64_t duration_ms)
 {
 	sqlite3_stmt *st;
 	int64_t now = mc_now_ms();
 
 	if (mcc_db_begin(db) != MC_OK)
 		return;
+	if (all && publish_id > 0) {
+		st = mcc_db_prepare(db,
+		                    "UPDATE node_desired SET published = "
+		                    "1, published_ms = ? WHERE publish_id = "
+		                    "? AND published = 0");
+		if (!st)
+			goto fail;
+		sqlite3_bind_int64(st, 1, now);
+		sqlite3_bind_int64(st, 2, publish_id);
+		if (sqlite3_step(st) != SQLITE_DONE) {
+			mcc_db_done(st);
+			goto fail;
+		}
+		mcc_db_done(st);
+		n = 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		st = mcc_db_prepare(db, "UPDATE node_desired SET published = "
 		                        "1, published_ms = ? WHERE node_id = ? "
@@ -1064,7 +1084,7 @@ static int64_t publish_pending(struct mcc *c, sqlite3 *db, int64_t *left)
 	}
 	mcc_db_done(st);
 	if (n)
-		mark_published(db, v, n, 0, 0);
+		mark_published(db, v, n, 0, false, 0);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
 	free(names);
@@ -1458,7 +1478,8 @@ enum mc_err mcc_publish(struct mcc *c, const struct mcc_principal *who,
 	}
 	rep->duration_ms = (int64_t)(now_ms_f() - t0 + 0.5);
 	if (n_sent || rep->id > 0)
-		mark_published(db, r.sent, n_sent, rep->id, rep->duration_ms);
+		mark_published(db, r.sent, n_sent, rep->id, n_sent == r.n_jobs,
+		               rep->duration_ms);
 	rep->published = (int64_t)n_sent;
 	rep->pending = (int64_t)(r.n_jobs - n_sent);
 	/* Pointers of earlier publishes the broker did not take. */
@@ -1710,7 +1731,8 @@ static void h_publishes(struct mcc_req *rq, struct mcc_resp *rs)
 	sqlite3 *db = mcc_db(rq->c);
 	sqlite3_stmt *st;
 	int64_t limit, offset, total = 0;
-	json_t *items;
+	json_t *items, *v;
+	size_t i;
 
 	if (!query_int(rq, rs, "limit", 50, 0, 1000, &limit) ||
 	    !query_int(rq, rs, "offset", 0, 0, INT64_MAX / 2, &offset))
@@ -1740,6 +1762,12 @@ static void h_publishes(struct mcc_req *rq, struct mcc_resp *rs)
 		               "cơ sở dữ liệu lỗi / database "
 		               "error");
 		return;
+	}
+	json_array_foreach(items, i, v)
+	{
+		json_object_set_new(v, "force",
+		                    json_boolean(json_integer_value(
+		                            json_object_get(v, "force"))));
 	}
 	mcc_resp_json(rs, 200,
 	              json_pack("{s:o, s:I}", "items", items, "total",
