@@ -60,6 +60,18 @@ def try_connect(port, username, password, client_id=None, timeout=10):
     return result["rc"]
 
 
+def assert_clean_exit(test, rig):
+    """Stop the controller: it exits 0 with no sanitizer report (an
+    ASan/UBSan build prints them to its log)."""
+    if rig.proc is None:
+        return
+    rc = rig.stop_controller()
+    log = rig.log_text()
+    for word in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        test.assertNotIn(word, log, "the controller's log:\n" + log[-4000:])
+    test.assertEqual(rc, 0, "the controller's exit status")
+
+
 class OrgApi(CtlTest):
     """CRUD, filters and refusals; one rig for the class, every test with
     its own ids."""
@@ -198,6 +210,10 @@ class OrgApi(CtlTest):
         self.assertEqual([a["action"] for a in audit["items"]],
                          ["company.delete", "company.update",
                           "company.update", "company.create"])
+
+    def test_zz_clean_exit(self):
+        """Last of the class: the shared controller stops cleanly."""
+        assert_clean_exit(self, self.rig)
 
     def test_paging(self):
         r = self.rig
@@ -494,6 +510,11 @@ class Provisioning(CtlTest):
     maintains; real players from provisioned bundles."""
 
     rig_options = {"mqtt_auth": True}
+
+    def setUp(self):
+        super().setUp()
+        # Runs before the rig is closed (cleanups run last first).
+        self.addCleanup(assert_clean_exit, self, self.rig)
 
     def secret_of(self, node):
         db = sqlite3.connect(os.path.join(self.rig.data_dir, "minecast.db"))
