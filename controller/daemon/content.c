@@ -224,12 +224,48 @@ nomem:
 	return false;
 }
 
-/* Keep only the style fields of §5.2 (unknown ones are not stored). */
+/*
+ * Refuse members of obj not in keys (a typo must not pass silently);
+ * prefix names obj in the field ("" or "style.").  Answers 400.
+ */
+static bool known_members(json_t *obj, const char *const *keys,
+                          const char *prefix, struct mcc_resp *rs)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(obj, k, v)
+	{
+		size_t i;
+
+		for (i = 0; keys[i] && strcmp(k, keys[i]) != 0; i++)
+			;
+		if (!keys[i]) {
+			char field[128];
+
+			snprintf(field, sizeof(field), "%s%.64s", prefix, k);
+			mcc_resp_error(
+			        rs, 400, field,
+			        "%s: trường không xác định / unknown field",
+			        field);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* The JSON members POST and PUT /v1/content take. */
+static const char *const body_keys[] = {
+        "id",  "type",        "name",     "text",   "style",
+        "fit", "duration_ms", "generate", "submit", NULL};
+
+/* Keep only the style fields of §5.2 (others are refused before). */
+static const char *const style_keys[] = {
+        "font", "fg", "bg", "bg_image", "align", "effect", "ticker", NULL};
+
 static json_t *clean_style(json_t *style)
 {
-	static const char *const keys[] = {"font",     "fg",    "bg",
-	                                   "bg_image", "align", "effect",
-	                                   "ticker",   NULL};
+	const char *const *keys = style_keys;
 	json_t *out;
 
 	if (!json_is_object(style))
@@ -737,6 +773,9 @@ static bool apply_fields(json_t *doc, json_t *body, const char *type,
 			continue;
 		}
 		if (strcmp(fields[i].key, "style") == 0) {
+			if (json_is_object(v) &&
+			    !known_members(v, style_keys, "style.", rs))
+				return false;
 			json_object_set_new(doc, "style", clean_style(v));
 			continue;
 		}
@@ -776,6 +815,8 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 
 	if (!body)
 		return;
+	if (!known_members(body, body_keys, "", rs))
+		goto out;
 	id = json_string_value(json_object_get(body, "id"));
 	type = json_string_value(json_object_get(body, "type"));
 	if (json_object_get(body, "id") && !id) {
@@ -1069,6 +1110,8 @@ static void h_edit(struct mcc_req *rq, struct mcc_resp *rs)
 
 	if (!body)
 		return;
+	if (!known_members(body, body_keys, "", rs))
+		goto out;
 	doc = mcc_wf_doc(db, MCC_KIND_CONTENT, id, false);
 	if (!doc) {
 		mcc_resp_error(rs, 404, NULL,

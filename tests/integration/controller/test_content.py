@@ -132,7 +132,7 @@ class ContentTest(CtlTest):
                            "text": "Kỷ luật và Đồng tâm - Chúng ta nhất "
                                    "định thắng!",
                            "style": {"fg": "#FFD700", "bg": "#B71C1C",
-                                     "effect": "outline", "unknown": 1}})
+                                     "effect": "outline"}})
         self.assertEqual(doc["status"], "draft")
         self.assertEqual(doc["doc"]["type"], "slogan")
         self.assertEqual(doc["doc"]["style"], {"fg": "#FFD700",
@@ -182,6 +182,9 @@ class ContentTest(CtlTest):
             ({"name": "n" * 257}, "name", 413),
             ({"fit": "cover"}, "fit", 400),
             ({"duration_ms": 5}, "duration_ms", 400),
+            # Unknown members are refused, so that a typo never passes.
+            ({"colour": "#FFFFFF"}, "colour", 400),
+            ({"style": {"color": "#FFFFFF"}}, "style.color", 400),
         ]
         for patch, field, status in cases:
             body = {"id": "slogan-bad", "type": "slogan", "text": "Chào"}
