@@ -34,6 +34,9 @@
 #define BG_SHA                                                                 \
 	"0aa953e0b23a5db9db0c9fd118cbec3973ef96483b466e5c3f58b7481cfb9297"
 
+/* The sql helpers take sqlite3_mprintf formats (%Q quotes a string), so
+ * they carry no printf format attribute. */
+
 /* One controller with its own data directory per test. */
 struct fx {
 	struct mcc c;
@@ -42,8 +45,6 @@ struct fx {
 	struct mcc_principal who;
 };
 
-static void sql(sqlite3 *db, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
 static void sql(sqlite3 *db, const char *fmt, ...)
 {
 	va_list ap;
@@ -58,8 +59,6 @@ static void sql(sqlite3 *db, const char *fmt, ...)
 	sqlite3_free(q);
 }
 
-static int64_t sql_int(sqlite3 *db, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
 static int64_t sql_int(sqlite3 *db, const char *fmt, ...)
 {
 	va_list ap;
@@ -79,8 +78,6 @@ static int64_t sql_int(sqlite3 *db, const char *fmt, ...)
 }
 
 /* The text of one column of the first row (caller frees), or NULL. */
-static char *sql_text(sqlite3 *db, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
 static char *sql_text(sqlite3 *db, const char *fmt, ...)
 {
 	va_list ap;
