@@ -297,11 +297,15 @@ static bool parse_duration(const char *s, int64_t bare_ms, int64_t *ms)
 	while (*s == ' ')
 		s++;
 	if (!*s) {
+		if (n > INT64_MAX / bare_ms)
+			return false;
 		*ms = n * bare_ms;
 		return true;
 	}
 	for (size_t i = 0; i < MC_ARRAY_LEN(units); i++) {
 		if (strcasecmp(s, units[i].unit) == 0) {
+			if (n > INT64_MAX / units[i].ms)
+				return false;
 			*ms = n * units[i].ms;
 			return true;
 		}
@@ -335,9 +339,9 @@ static bool parse_size(const char *s, int64_t *bytes)
 		s++;
 	if (*s == 'b' || *s == 'B')
 		s++;
-	if (*s)
+	if (*s || n > INT64_MAX / mul)
 		return false;
-	*bytes = n * mul; /* 15 digits times 2^40 stays below 2^63 */
+	*bytes = n * mul;
 	return true;
 }
 

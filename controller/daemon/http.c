@@ -177,6 +177,10 @@ void mcc_resp_json(struct mcc_resp *rs, int status, json_t *doc)
 
 static void resp_verror(struct mcc_resp *rs, int status, const char *field,
                         const char *fmt, va_list ap)
+        __attribute__((format(printf, 4, 0)));
+
+static void resp_verror(struct mcc_resp *rs, int status, const char *field,
+                        const char *fmt, va_list ap)
 {
 	char msg[1024];
 	json_t *err, *doc;
@@ -902,6 +906,9 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	free(s);
 	*con_cls = NULL;
 }
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+        __attribute__((format(printf, 2, 0)));
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {

@@ -290,6 +290,11 @@ static void test_config_errors(void **state)
 	         MC_ERR_RANGE,
 	         "/etc/mc/c.conf [publish] resign_before_s: 259200 must be "
 	         "shorter than pointer_ttl_s (172800)"},
+	        {"[publish]\nresign_before_s = 666666666666667d\n", MC_ERR_TYPE,
+	         "[publish] resign_before_s: '666666666666667d' is not a "
+	         "duration"},
+	        {"[controller]\nmax_upload_bytes = 999999999999999T\n",
+	         MC_ERR_TYPE, "[controller] max_upload_bytes:"},
 	        {"[fleet]\ndisk_low_pct = 101\n", MC_ERR_RANGE,
 	         "[fleet] disk_low_pct: '101' is out of range"},
 	        {"[fleet]\nhot_c = nan\n", MC_ERR_TYPE,
