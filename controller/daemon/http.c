@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "minecast/log.h"
 #include "minecast/util.h"
@@ -650,7 +651,9 @@ static bool allowed(struct reqstate *s, struct mcc_resp *rs)
 	           strcmp(s->rq.method, "HEAD") != 0;
 	if (who->via_cookie && mutation && !(r->flags & MCC_NO_CSRF)) {
 		csrf = mcc_req_header(&s->rq, "X-CSRF-Token");
-		if (!csrf || !who->csrf[0] || strcmp(csrf, who->csrf) != 0) {
+		if (!csrf || !who->csrf[0] ||
+		    strlen(csrf) != strlen(who->csrf) ||
+		    sodium_memcmp(csrf, who->csrf, strlen(csrf)) != 0) {
 			mcc_resp_error(rs, 403, NULL,
 			               "thiếu hoặc sai mã CSRF / missing or "
 			               "wrong X-CSRF-Token");

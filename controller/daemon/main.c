@@ -435,14 +435,17 @@ static int run(struct mcc *c)
 	rc = 0;
 out:
 	mcc_http_stop(c);
+	mc_log_debug("main", "HTTP stopped");
 	atomic_store(&c->stop, true);
 	if (tick_started) {
 		pthread_mutex_lock(&tick_lock);
 		pthread_cond_broadcast(&tick_cond);
 		pthread_mutex_unlock(&tick_lock);
 		pthread_join(tick, NULL);
+		mc_log_debug("main", "tick thread stopped");
 	}
 	mcc_mqtt_stop(c);
+	mc_log_debug("main", "MQTT stopped");
 	if (rc == 0)
 		mc_log_info("main", "stopped");
 	return rc;
