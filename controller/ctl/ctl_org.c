@@ -477,6 +477,7 @@ static void node_help(FILE *out)
 	        "        or retagged needs its player.conf updated too "
 	        "(node provision)\n"
 	        "  rm ID  delete the node and its broker login\n"
+	        "  status ID  its status, flags, versions and last health\n"
 	        "\n"
 	        "BUNDLE options (what player.conf says; default: both "
 	        "channels, the\n"
@@ -780,6 +781,8 @@ static int node_run(struct ctl_conn *conn, const char *sub, int argc,
 	char *path = NULL;
 	int c, rc = MC_CTL_OK;
 
+	if (strcmp(sub, "status") == 0) /* ctl_fleet.c */
+		return mc_ctl_node_status_run(conn, argc, argv);
 	if (strcmp(sub, "add") == 0)
 		add = true;
 	else if (strcmp(sub, "edit") == 0)
