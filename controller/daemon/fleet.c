@@ -54,6 +54,11 @@
 /* How often the tick re-evaluates every node, ms. */
 #define TICK_SCAN_MS 5000
 
+/* Old proof of play: pruned hourly, in chunks of rows. */
+#define PRUNE_EVERY_MS (3600 * 1000)
+#define PRUNE_CHUNK    10000
+#define PRUNE_CHUNKS   50
+
 static const char *const flag_names[MCC_FLAG_COUNT] = {
         "stale", "clock", "behind", "disk_low", "hot", "throttled",
 };
@@ -896,6 +901,7 @@ static struct {
 	size_t n;                /* entries in nodes */
 	bool primed;             /* a first scan set the baseline */
 	int64_t last_ms;         /* monotonic time of the last scan */
+	int64_t pruned_ms;       /* monotonic time of the last prune */
 } tick = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static int cmp_seen(const void *a, const void *b)
@@ -953,6 +959,48 @@ static void log_transition(const struct mcc_config *cfg,
 		            now->id, site, cfg->sync_behind_s);
 }
 
+/*
+ * Delete proof of play older than [fleet] pop_retention_days, a chunk at
+ * a time so that ingest never waits long for the write lock.
+ */
+static void prune_pop(struct mcc *c, sqlite3 *db, int64_t now)
+{
+	sqlite3_stmt *st;
+	int64_t cutoff, total = 0;
+	int rc, changed;
+
+	if (c->cfg.pop_retention_days <= 0)
+		return;
+	cutoff = now - c->cfg.pop_retention_days * 86400000;
+	for (int i = 0; i < PRUNE_CHUNKS; i++) {
+		st = mcc_db_prepare(
+		        db,
+		        "DELETE FROM pop WHERE (node_id, id) IN (SELECT"
+		        " node_id, id FROM pop WHERE start_ms < ?1 LIMIT ?2)");
+		if (!st)
+			return;
+		sqlite3_bind_int64(st, 1, cutoff);
+		sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+		rc = sqlite3_step(st);
+		changed = rc == SQLITE_DONE ? sqlite3_changes(db) : 0;
+		mcc_db_done(st);
+		if (rc != SQLITE_DONE) {
+			mc_log_warn("fleet",
+			            "old proof of play not deleted: %s",
+			            sqlite3_errmsg(db));
+			break;
+		}
+		total += changed;
+		if (changed < PRUNE_CHUNK)
+			break;
+	}
+	if (total)
+		mc_log_info("fleet",
+		            "deleted %" PRId64 " proof-of-play records older "
+		            "than %" PRId64 " days",
+		            total, c->cfg.pop_retention_days);
+}
+
 void mcc_fleet_tick(struct mcc *c)
 {
 	sqlite3 *db;
@@ -968,6 +1016,11 @@ void mcc_fleet_tick(struct mcc *c)
 		goto out;
 	tick.last_ms = mono;
 	db = mcc_db(c);
+	if (db &&
+	    (!tick.pruned_ms || mono - tick.pruned_ms >= PRUNE_EVERY_MS)) {
+		tick.pruned_ms = mono;
+		prune_pop(c, db, now);
+	}
 	st = db ? mcc_db_prepare(db, fleet_sql) : NULL;
 	if (!st)
 		goto out;
@@ -989,11 +1042,16 @@ void mcc_fleet_tick(struct mcc *c)
 		cur[n].status = (uint8_t)status;
 		counts[status]++;
 		if (tick.primed) {
+			/* A node registered since the last scan starts from
+			 * "never seen, no flags". */
+			static const struct seen_node fresh = {
+			        .status = MCC_NODE_NEVER};
+
 			was = tick.nodes ? bsearch(&cur[n], tick.nodes, tick.n,
 			                           sizeof(*cur), cmp_seen)
 			                 : NULL;
-			if (was)
-				log_transition(&c->cfg, was, &cur[n], st);
+			log_transition(&c->cfg, was ? was : &fresh, &cur[n],
+			               st);
 		}
 		n++;
 	}

@@ -43,6 +43,7 @@
 
 #include "minecast/codec.h"
 #include "minecast/log.h"
+#include "minecast/text.h"
 #include "minecast/topics.h"
 #include "minecast/util.h"
 
@@ -68,9 +69,25 @@
 /* How long a clean stop waits for the offline state's PUBACK. */
 #define MQTT_STOP_WAIT_MS 2000
 
-/* Drop lines logged per window; the rest are counted and summarised. */
+/* Drop lines logged per window in all; the rest are counted and
+ * summarised. */
 #define DROP_LOG_WINDOW_MS 10000
-#define DROP_LOG_MAX       20
+#define DROP_LOG_MAX       50
+
+/* Drop lines logged per topic and reason per window. */
+#define DROP_KEY_WINDOW_MS 60000
+#define DROP_KEY_MAX       5
+
+/* Slots of the per-key limiter (a collision only shares a limit). */
+#define DROP_SLOTS 256
+
+/* One key's lines in its window. */
+struct drop_slot {
+	uint64_t key;       /* hash of topic and reason */
+	int64_t window_ms;  /* start of its window (mono) */
+	int lines;          /* lines logged in the window */
+	int64_t suppressed; /* drops not logged in the window */
+};
 
 struct mcc_mqtt {
 	struct mcc *c;            /* the daemon; outlives the client */
@@ -87,6 +104,7 @@ struct mcc_mqtt {
 	int64_t log_window_ms;    /* start of the current window (mono) */
 	int log_lines;            /* lines logged in this window */
 	int64_t log_suppressed;   /* drops not logged in this window */
+	struct drop_slot slots[DROP_SLOTS]; /* per-key limits, log_lock */
 };
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -126,9 +144,22 @@ static const char *const drop_counters[DROP_COUNT] = {
         "minecast_mqtt_dropped_total{reason=\"error\"}",
 };
 
+/* FNV-1a of a string, continuing from h. */
+static uint64_t fnv(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
 /*
- * Log one dropped message (rate-limited: at most DROP_LOG_MAX lines per
- * DROP_LOG_WINDOW_MS, then one summary line) and count it.
+ * Log one dropped message and count it.  Lines are rate-limited per
+ * topic and reason (DROP_KEY_MAX per DROP_KEY_WINDOW_MS: one node that
+ * floods does not hide another's problem) and in all (DROP_LOG_MAX per
+ * DROP_LOG_WINDOW_MS); what is held back is summarised in a later line
+ * and always counted in /metrics.
  */
 static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
                  const char *node, const char *why, ...)
@@ -139,7 +170,9 @@ static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
 {
 	char text[512];
 	va_list ap;
-	int64_t now = mc_mono_ms(), suppressed = 0;
+	int64_t now = mc_mono_ms(), suppressed = 0, key_suppressed = 0;
+	uint64_t key = fnv(14695981039346656037ull + (uint64_t)reason, topic);
+	struct drop_slot *slot = &q->slots[key % DROP_SLOTS];
 	bool log_it = false;
 
 	va_start(ap, why);
@@ -154,9 +187,22 @@ static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
 		q->log_lines = 0;
 		q->log_window_ms = now;
 	}
-	if (q->log_lines < DROP_LOG_MAX) {
+	if (slot->key != key || now - slot->window_ms >= DROP_KEY_WINDOW_MS) {
+		/* A slot taken over by another key forgets its count: the
+		 * metrics still have it. */
+		if (slot->key == key)
+			key_suppressed = slot->suppressed;
+		slot->key = key;
+		slot->window_ms = now;
+		slot->lines = 0;
+		slot->suppressed = 0;
+	}
+	if (slot->lines < DROP_KEY_MAX && q->log_lines < DROP_LOG_MAX) {
+		slot->lines++;
 		q->log_lines++;
 		log_it = true;
+	} else if (slot->lines >= DROP_KEY_MAX) {
+		slot->suppressed++;
 	} else {
 		q->log_suppressed++;
 	}
@@ -169,8 +215,11 @@ static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
 		            "minecast_mqtt_dropped_total in /metrics)",
 		            suppressed, DROP_LOG_WINDOW_MS / 1000);
 	if (log_it)
-		mc_log_warn("mqtt", "dropped a message from node %s on %s: %s",
-		            node && *node ? node : "?", topic, text);
+		mc_log_warn("mqtt",
+		            "dropped a message from node %s on %s: %s%s",
+		            node && *node ? node : "?", topic, text,
+		            key_suppressed ? " (and more like it, not logged)"
+		                           : "");
 }
 
 /* The registered node's row exists; on a database error the message is
@@ -229,6 +278,26 @@ static size_t suffix_limit(const char *suffix)
 	if (!strcmp(suffix, MC_TOPIC_ALERT_ACK))
 		return MC_MAX_ALERT_ACK_BYTES;
 	return 0;
+}
+
+/* The node id of a topic "minecast/v1/node/<id>/..." that is not one of
+ * ours, for the log line; "" when there is no valid id. */
+static void topic_node(const char *topic, char out[65])
+{
+	const char *p = strstr(topic, "/node/");
+	size_t n;
+
+	out[0] = '\0';
+	if (!p)
+		return;
+	p += 6;
+	n = strcspn(p, "/");
+	if (n == 0 || n > 64)
+		return;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	if (!mc_id_valid(out))
+		out[0] = '\0';
 }
 
 /* The last path segments of an unknown node topic, for the log line. */
@@ -344,7 +413,8 @@ static void on_message(struct mosquitto *m, void *obj,
 	mcc_metrics_count(q->c, "minecast_mqtt_messages_total", 1);
 
 	if (mc_topic_parse_node(msg->topic, node, &suffix) != MC_OK) {
-		drop(q, DROP_UNKNOWN, msg->topic, NULL,
+		topic_node(msg->topic, node);
+		drop(q, DROP_UNKNOWN, msg->topic, node,
 		     "\"%s\" is not a topic of the minecast protocol "
 		     "(docs/protocol.md §3)",
 		     unknown_part(msg->topic));
