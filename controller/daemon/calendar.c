@@ -367,6 +367,9 @@ static enum mc_err assemble(const struct asm_set *in, json_t **canon,
 		if (!s)
 			rc = err->code ? err->code : MC_ERR_RANGE;
 	}
+	/* A rule the engine does not run is the author's to change. */
+	if (rc == MC_ERR_UNSUPPORTED)
+		rc = err->code = MC_ERR_RANGE;
 	if (rc != MC_OK) {
 		rebase_error(in, doc, err);
 		goto out;

@@ -281,6 +281,21 @@ static enum mc_err scan(const char *buf, size_t len, struct scan *sc,
 
 			snprintf(v, sizeof(v), "%s", value);
 			upper(v);
+			if (depth > 0 && strcmp(stack[depth - 1], v) != 0 &&
+			    pos >= len) {
+				/* The last line, cut short: "END:VAL". */
+				rc = mc_error_set(
+				        err, MC_ERR_PARSE,
+				        "ics: tệp bị cắt cụt ở dòng %d: "
+				        "BEGIN:%.20s (dòng %d) chưa có END / "
+				        "truncated at line %d: BEGIN:%.20s at "
+				        "line %d is never closed",
+				        line, stack[depth - 1],
+				        stack_line[depth - 1], line,
+				        stack[depth - 1],
+				        stack_line[depth - 1]);
+				goto fail;
+			}
 			if (depth == 0 || strcmp(stack[depth - 1], v) != 0) {
 				rc = mc_error_set(
 				        err, MC_ERR_PARSE,
@@ -986,6 +1001,22 @@ enum mc_err mcc_ics_parse(const char *buf, size_t len,
 		                  "cannot read the calendar");
 		goto out;
 	}
+	/* What libical could not read, named by its event when it is in
+	 * one. */
+	k = 0;
+	for (ev = icalcomponent_get_first_component(cal, ICAL_VEVENT_COMPONENT);
+	     ev && k < sc.n_ev;
+	     ev = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT),
+	    k++) {
+		lic = lic_error(ev);
+		if (lic) {
+			rc = mc_error_set(err, MC_ERR_PARSE,
+			                  "VEVENT %zu (dòng/line %d): %.200s",
+			                  k + 1, sc.ev[k].line, lic);
+			goto out;
+		}
+	}
+	k = 0;
 	lic = lic_error(cal);
 	if (lic) {
 		rc = mc_error_set(err, MC_ERR_PARSE, "ics: %.200s", lic);
