@@ -24,7 +24,10 @@ mix a console and minecastctl make:
 
 Latency is measured by the client around each whole request (send,
 answer, body read); the client is Python, so these figures include its
-own scheduling (the switch interval is lowered to 0.5 ms).  The
+own scheduling (the switch interval is lowered to 0.5 ms; --procs
+spreads the threads over processes, which on a 2-core machine only adds
+contention) and on a small machine the client's CPU competes with the
+server's.  The
 server's own view is read from its /metrics histogram
 (minecast_http_request_duration_seconds) before and after each run: the
 p99 bucket bound of the run's requests.
@@ -39,6 +42,7 @@ API p99 latency ≤ 50 ms under 50 concurrent clients.
 import argparse
 import http.client
 import json
+import multiprocessing as mp
 import os
 import re
 import sys
@@ -61,6 +65,9 @@ def parse_args():
                     help="a run stops after this long even if the "
                     "requests are not all sent")
     ap.add_argument("--nodes", type=int, default=200)
+    ap.add_argument("--procs", type=int, default=1,
+                    help="client processes the threads are spread over "
+                    "(fewer threads per interpreter lock)")
     ap.add_argument("--out", default=os.path.join(HERE, "out",
                                                   "ctl_api.json"))
     return ap.parse_args()
@@ -130,9 +137,9 @@ def populate(rig):
                      tags=["nha-an"] if n % 3 == 0 else ["cong-chinh"])
 
 
-def client(rig, who, n_req, limit, start, lat, errors, idx):
-    conn = http.client.HTTPConnection(ch.HOST, rig.port, timeout=30)
-    hdr = {"Authorization": "Bearer " + rig.tokens[who]}
+def client(port, token, who, n_req, limit, start, lat, errors, idx):
+    conn = http.client.HTTPConnection(ch.HOST, port, timeout=30)
+    hdr = {"Authorization": "Bearer " + token}
     mine = []
     start.wait()
     for i in range(n_req):
@@ -155,14 +162,35 @@ def client(rig, who, n_req, limit, start, lat, errors, idx):
         except (OSError, http.client.HTTPException):
             ok = False
             conn.close()
-            conn = http.client.HTTPConnection(ch.HOST, rig.port, timeout=30)
+            conn = http.client.HTTPConnection(ch.HOST, port, timeout=30)
         dt = time.perf_counter() - t0
         if ok:
-            mine.append(dt)
+            mine.append((dt, MIX[(i + idx) % len(MIX)][0] + " "
+                         + MIX[(i + idx) % len(MIX)][1]))
         else:
             errors.append((method, path))
     conn.close()
     lat.extend(mine)  # list.extend is atomic under the GIL
+
+
+def proc_main(port, jobs, go, seconds, out):
+    """One client process: a thread per (who, token, idx) job, started
+    together when go is set; sends (latencies, errors) to out."""
+    sys.setswitchinterval(0.0005)
+    lat, errors = [], []
+    start = threading.Event()
+    limit = [float("inf")]
+    threads = [threading.Thread(target=client, args=(
+        port, tok, who, ARGS.requests, limit, start, lat, errors, idx))
+        for who, tok, idx in jobs]
+    for t in threads:
+        t.start()
+    go.wait()
+    limit[0] = time.monotonic() + seconds
+    start.set()
+    for t in threads:
+        t.join(seconds + 60)
+    out.put((lat, errors))
 
 
 def run(n):
@@ -174,24 +202,39 @@ def run(n):
             rig.add_user("bench-%02d" % c, ["editor"])
         populate(rig)
         before = server_buckets(rig)
-        lat, errors = [], []
-        start = threading.Event()
-        limit = [float("inf")]
-        threads = [threading.Thread(
-            target=client, args=(rig, "bench-%02d" % c, ARGS.requests,
-                                 limit, start, lat, errors, c))
-            for c in range(ARGS.clients)]
-        for t in threads:
-            t.start()
+        jobs = [("bench-%02d" % i, rig.tokens["bench-%02d" % i], i)
+                for i in range(ARGS.clients)]
+        go = mp.Event()
+        q = mp.Queue()
+        procs = [mp.Process(target=proc_main, args=(
+            rig.port, jobs[k::ARGS.procs], go, ARGS.seconds, q))
+            for k in range(min(ARGS.procs, ARGS.clients))]
+        for p in procs:
+            p.start()
+        time.sleep(0.5)  # every thread waiting on its start event
         w0 = time.monotonic()
-        limit[0] = w0 + ARGS.seconds
-        start.set()
-        for t in threads:
-            t.join(ARGS.seconds + 60)
+        go.set()
+        lat, errors = [], []
+        for _ in procs:
+            a, e = q.get(timeout=ARGS.seconds + 120)
+            lat.extend(a)
+            errors.extend(e)
         wall = time.monotonic() - w0
+        for p in procs:
+            p.join(30)
         after = server_buckets(rig)
-        lat.sort()
+        by_route = {}
+        for dt, route in lat:
+            by_route.setdefault(route, []).append(dt)
+        lat = sorted(dt for dt, _ in lat)
+        routes = {}
+        for route, v in sorted(by_route.items()):
+            v.sort()
+            routes[route] = {"n": len(v),
+                             "p50_ms": 1000 * percentile(v, 50),
+                             "p99_ms": 1000 * percentile(v, 99)}
         return {
+            "routes": routes,
             "requests": len(lat), "errors": len(errors),
             "wall_s": wall, "throughput_rps": len(lat) / wall,
             "p50_ms": 1000 * percentile(lat, 50),
@@ -213,6 +256,7 @@ def main():
     runs = [run(i) for i in range(ARGS.runs)]
     out = {
         "machine": os.uname().machine, "cpus": os.cpu_count(),
+        "loadavg_after": os.getloadavg(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "clients": ARGS.clients, "requests_per_client": ARGS.requests,
         "nodes": ARGS.nodes,
