@@ -329,7 +329,10 @@ static void progress_draw(struct progress *p, curl_off_t now, curl_off_t total,
 	fmt_rate(secs > 0.05 ? (double)now / secs : 0, r, sizeof(r));
 	if (total > 0) {
 		int pct = (int)((double)now * 100.0 / (double)total);
-		int fill = pct / 5;
+		int fill;
+
+		pct = pct < 0 ? 0 : pct > 100 ? 100 : pct;
+		fill = pct / 5;
 
 		ctl_fmt_bytes((int64_t)total, b, sizeof(b));
 		fprintf(stderr, "\r  [%.*s%*s] %3d%%  %s %s / %s  %s\033[K",
