@@ -357,6 +357,9 @@ out:
 	if (s)
 		SDL_FreeSurface(s);
 	fclose(f);
+	/* SDL keeps its error text per thread; HTTP threads are not SDL's,
+	 * so free it here or it outlives the thread. */
+	SDL_TLSCleanup();
 	return rc;
 }
 
