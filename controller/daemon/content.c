@@ -705,6 +705,29 @@ out:
 
 /* ---- POST /v1/content ----------------------------------------------- */
 
+/*
+ * Generated audio is recorded once, so a template ("{years}") in its
+ * text would be read out as it is: answer 400 and return false.
+ */
+static bool no_template(const char *text, struct mcc_resp *rs)
+{
+	static const char *const tpl[] = {"{years}", "{since}", "{date}"};
+
+	for (size_t i = 0; text && i < MC_ARRAY_LEN(tpl); i++)
+		if (strstr(text, tpl[i])) {
+			mcc_resp_error(
+			        rs, 400, "text",
+			        "text: không dùng mẫu %s khi tạo tiếng "
+			        "nói (bản ghi chỉ làm một lần) / the "
+			        "template %s cannot be used in generated "
+			        "speech (it is recorded once; use a speech "
+			        "item, spoken by the nodes, instead)",
+			        tpl[i], tpl[i]);
+			return false;
+		}
+	return true;
+}
+
 /* Speak text into a new blob (inside the open transaction). */
 static bool generate(struct mcc_req *rq, sqlite3 *db, const char *text,
                      struct stored *s, struct mcc_resp *rs)
@@ -868,6 +891,9 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 		               "generate speech");
 		goto out;
 	}
+	if (gen &&
+	    !no_template(json_string_value(json_object_get(body, "text")), rs))
+		goto out;
 	doc = json_pack("{s:s, s:s}", "id", id, "type", type);
 	meta = json_object();
 	if (!doc || !meta) {
@@ -1165,6 +1191,9 @@ static void h_edit(struct mcc_req *rq, struct mcc_resp *rs)
 		               "generate speech");
 		goto out;
 	}
+	if (gen &&
+	    !no_template(json_string_value(json_object_get(doc, "text")), rs))
+		goto out;
 	if (!gen && !validate(db, doc, rs))
 		goto out;
 	if (mcc_db_begin(db) != MC_OK) {

@@ -463,6 +463,12 @@ class ContentTest(CtlTest):
                            {"text": "Tháng 11 có 30 ngày.",
                             "generate": True}, token="editor")
         self.assertNotEqual(doc2["doc"]["sha256"], d["sha256"])
+        # A template cannot be recorded once.
+        self.assertError(self.rig.api("POST", "/v1/content",
+                                      {"id": "ban-tin-tpl", "type": "audio",
+                                       "generate": True,
+                                       "text": "Kỷ niệm {years} năm"},
+                                      token="editor"), 400, "text")
         # Speech content spoken by the nodes themselves needs no file.
         doc = self.create({"id": "loa-canh-bao", "type": "speech",
                            "text": "Chú ý, 6h30 họp ca.",
