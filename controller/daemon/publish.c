@@ -110,10 +110,12 @@ struct pub_group {
 /* A node's current pointer (node_desired). */
 struct pub_old {
 	char *node;
-	int64_t version;
-	char sha[65];
-	int64_t expires_ms;
-	bool published;
+	bool has_pointer;        /* false: a node_live row only */
+	int64_t version;         /* of the pointer; 0 when none */
+	char sha[65];            /* its manifest; "" when none */
+	int64_t expires_ms;      /* of the pointer */
+	bool published;          /* the broker took it */
+	int64_t applied_version; /* what the node reports applied; 0 */
 };
 
 /* A pointer to sign (and then store and publish). */
@@ -761,8 +763,20 @@ static enum mc_err load_old(sqlite3 *db, struct pub_old **out, size_t *n,
 	enum mc_err rc = MC_OK;
 	int r;
 
-	st = mcc_db_prepare(db, "SELECT node_id, version, manifest_sha256, "
-	                        "expires_ms, published FROM node_desired");
+	/*
+	 * What the node reports applied counts too: after the database was
+	 * restored from an older backup, the nodes are ahead of it, and a
+	 * version not above theirs would be refused as a replay.
+	 */
+	st = mcc_db_prepare(db, "SELECT d.node_id, d.version, "
+	                        "d.manifest_sha256, d.expires_ms, d.published, "
+	                        "l.applied_version FROM node_desired d LEFT "
+	                        "JOIN node_live l ON l.node_id = d.node_id "
+	                        "UNION ALL SELECT l.node_id, NULL, NULL, NULL, "
+	                        "NULL, l.applied_version FROM node_live l "
+	                        "WHERE l.applied_version > 0 AND NOT EXISTS "
+	                        "(SELECT 1 FROM node_desired d WHERE d.node_id "
+	                        "= l.node_id)");
 	if (!st)
 		return mc_error_set(err, MC_ERR_IO,
 		                    "node_desired: cannot be "
@@ -789,10 +803,12 @@ static enum mc_err load_old(sqlite3 *db, struct pub_old **out, size_t *n,
 			rc = mc_error_set(err, MC_ERR_NOMEM, "out of memory");
 			break;
 		}
+		v[len].has_pointer = sqlite3_column_type(st, 1) != SQLITE_NULL;
 		v[len].version = sqlite3_column_int64(st, 1);
 		snprintf(v[len].sha, sizeof(v[len].sha), "%s", sha ? sha : "");
 		v[len].expires_ms = sqlite3_column_int64(st, 3);
 		v[len].published = sqlite3_column_int(st, 4) != 0;
+		v[len].applied_version = sqlite3_column_int64(st, 5);
 		len++;
 	}
 	if (rc == MC_OK && r != SQLITE_DONE)
@@ -1411,14 +1427,29 @@ enum mc_err mcc_publish(struct mcc *c, const struct mcc_principal *who,
 		const struct pub_group *pg = &r.groups[r.node_group[i]];
 		const struct pub_old *o =
 		        find_old(r.old, r.n_old, r.places[i].node);
-		bool need = force || !o || strcmp(o->sha, pg->sha) != 0 ||
-		            o->expires_ms - now < resign_ms;
+		bool need = force || !o || !o->has_pointer ||
+		            strcmp(o->sha, pg->sha) != 0 ||
+		            o->expires_ms - now < resign_ms ||
+		            o->applied_version > o->version;
+		int64_t last = 0;
 
 		if (!need)
 			continue;
+		if (o)
+			last = o->version > o->applied_version
+			               ? o->version
+			               : o->applied_version;
+		if (o && o->applied_version > o->version)
+			mc_log_warn(LOG,
+			            "node %s reports version %" PRId64
+			            " applied, above the %" PRId64
+			            " this database holds (restored from a "
+			            "backup?); its new pointer gets %" PRId64,
+			            o->node, o->applied_version, o->version,
+			            last + 1);
 		r.jobs[r.n_jobs++] = (struct sign_job){
 		        .node = r.places[i].node,
-		        .version = (o ? o->version : 0) + 1,
+		        .version = last + 1,
 		        .sha = pg->sha,
 		        .size = pg->size,
 		};
@@ -1540,10 +1571,12 @@ static void resign_due(struct mcc *c, sqlite3 *db)
 	json_t *after = NULL;
 	int r;
 
-	st = mcc_db_prepare(db, "SELECT d.node_id, d.version, "
+	st = mcc_db_prepare(db, "SELECT d.node_id, max(d.version, "
+	                        "coalesce(l.applied_version, 0)), "
 	                        "d.manifest_sha256, m.size FROM node_desired "
 	                        "d JOIN manifests m ON m.sha256 = "
-	                        "d.manifest_sha256 WHERE d.expires_ms < ? "
+	                        "d.manifest_sha256 LEFT JOIN node_live l ON "
+	                        "l.node_id = d.node_id WHERE d.expires_ms < ? "
 	                        "ORDER BY d.node_id");
 	if (!st)
 		return;
@@ -1621,20 +1654,17 @@ out:
 
 void mcc_publish_tick(struct mcc *c)
 {
-	static int64_t last_resign_ms;
 	sqlite3 *db;
-	int64_t now = mc_now_ms(), left = 0, sent;
+	int64_t left = 0, sent;
 
 	if (pthread_mutex_trylock(&c->publish_lock) != 0)
 		return; /* a publish runs; next second */
 	db = mcc_db(c);
 	if (!db)
 		goto out;
-	/* Expiry is days away: looking once a minute is plenty. */
-	if (c->have_key && now - last_resign_ms >= 60000) {
-		last_resign_ms = now;
+	/* An indexed look at expires_ms: nothing to read on most ticks. */
+	if (c->have_key)
 		resign_due(c, db);
-	}
 	if (mcc_mqtt_connected(c)) {
 		sqlite3_stmt *st = mcc_db_prepare(db, "SELECT 1 FROM "
 		                                      "node_desired WHERE "

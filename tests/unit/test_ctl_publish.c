@@ -651,6 +651,42 @@ static void test_tick_resigns(void **state)
 	free(after);
 }
 
+static void test_node_ahead(void **state)
+{
+	struct fx *f = *state;
+	struct mcc_publish_report rep;
+
+	publish_ok(f, false, &rep);
+	mcc_publish_report_clear(&rep);
+	/* The database was restored from an older backup: b1 reports a
+	 * version above the one stored, a1 one equal to it. */
+	sql(f->db, "INSERT INTO node_live (node_id, online, applied_version) "
+	           "VALUES ('b1', 1, 5), ('a1', 1, 1)");
+	publish_ok(f, false, &rep);
+	assert_int_equal(rep.changed, 1);
+	mcc_publish_report_clear(&rep);
+	assert_int_equal(version_of(f, "b1"), 6);
+	assert_int_equal(version_of(f, "a1"), 1);
+	publish_ok(f, false, &rep);
+	assert_int_equal(rep.changed, 0);
+	mcc_publish_report_clear(&rep);
+	/* A node with no pointer here but a version applied. */
+	sql(f->db, "DELETE FROM node_desired WHERE node_id = 'b2'");
+	sql(f->db, "INSERT INTO node_live (node_id, online, applied_version) "
+	           "VALUES ('b2', 1, 9)");
+	publish_ok(f, false, &rep);
+	assert_int_equal(rep.changed, 1);
+	mcc_publish_report_clear(&rep);
+	assert_int_equal(version_of(f, "b2"), 10);
+	/* The tick's re-sign also stays above what the node applied. */
+	sql(f->db, "UPDATE node_live SET applied_version = 20 WHERE node_id = "
+	           "'b2'");
+	sql(f->db, "UPDATE node_desired SET expires_ms = 1 WHERE node_id = "
+	           "'b2'");
+	mcc_publish_tick(&f->c);
+	assert_int_equal(version_of(f, "b2"), 21);
+}
+
 static void test_empty_fleet(void **state)
 {
 	struct fx *f = *state;
@@ -681,6 +717,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_compile_place, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_tick_resigns, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_node_ahead, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_empty_fleet, setup,
 	                                        teardown),
