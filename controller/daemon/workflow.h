@@ -74,8 +74,8 @@ enum mc_err mcc_wf_delete(sqlite3 *db, const struct mcc_principal *who,
  * The first live object that refers to kind/id (see mcc_wf_delete), as
  * "playlist 'pl-x'" in buf; false when none does.
  */
-bool mcc_wf_referrer(sqlite3 *db, enum mcc_kind kind, const char *id,
-                     char *buf, size_t len);
+bool mcc_wf_referrer(sqlite3 *db, enum mcc_kind kind, const char *id, char *buf,
+                     size_t len);
 
 /*
  * An object with its workflow state, as the API shows it: every column
