@@ -517,8 +517,9 @@ static void h_command_list(struct mcc_req *rq, struct mcc_resp *rs)
 		return;
 	}
 	mcc_resp_json(rs, 200,
-	              json_pack("{s:o, s:I}", "items", items, "total",
-	                        (json_int_t)total));
+	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
+	                        (json_int_t)total, "limit", (json_int_t)limit,
+	                        "offset", (json_int_t)offset));
 }
 
 /* GET /v1/commands/{id} */
@@ -825,8 +826,9 @@ static void h_shot_list(struct mcc_req *rq, struct mcc_resp *rs)
 		free(url);
 	}
 	mcc_resp_json(rs, 200,
-	              json_pack("{s:o, s:I}", "items", items, "total",
-	                        (json_int_t)total));
+	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
+	                        (json_int_t)total, "limit", (json_int_t)limit,
+	                        "offset", (json_int_t)offset));
 }
 
 /* GET /v1/screenshots/{id}.png */
