@@ -330,3 +330,53 @@ class PublishRefusals(CtlTest):
                              token="approver")
         self.assertEqual(rc, 1)
         self.assertIn("state", err)
+
+
+class BrokerAway(CtlTest):
+    """Pointers and alerts made while the broker is away are kept and
+    sent by the tick once it is back."""
+
+    def test_pending_then_sent(self):
+        r = self.rig
+        r.add_site("s1")
+        for n in ("n1", "n2"):
+            r.add_node(n, "s1")
+        Schedule(r).content(slogan("slogan-all", "Kỷ luật và Đồng tâm"))
+        r.broker.stop()
+        wait_for(lambda: r.ok("GET", "/healthz", token=None)["mqtt"]
+                 is False, 15, "the controller to notice the broker gone")
+        rep = r.ok("POST", "/v1/publish", token="approver")
+        self.assertEqual(rep["changed"], 2)
+        self.assertEqual(rep["published"], 0)
+        self.assertEqual(rep["pending"], 2)
+        items = r.ok("GET", "/v1/rollout", token="editor")["items"]
+        self.assertEqual([i["published"] for i in items], [False, False])
+        self.assertFalse(r.ok("GET", "/v1/nodes/n1/desired",
+                              token="editor")["published"])
+        al = r.ok("POST", "/v1/alerts", {"id": "al-away", "level": "info",
+                                         "text": "Thử", "confirm": True},
+                  token="technician", expect=201)
+        self.assertFalse(al["published"])
+
+        r.broker.start()
+        w = r.mqtt_client(subscribe=[ROOT + "node/+/desired",
+                                     ROOT + "alert/#"])
+
+        def sent():
+            got = {t for _, t, p, _ in w.messages(ROOT) if p}
+            return got >= {ROOT + "node/n1/desired", ROOT + "node/n2/desired",
+                           ROOT + "alert/al-away"} and got
+        wait_for(sent, 30, "the pending pointers and alert at the broker")
+        wait_for(lambda: r.ok("GET", "/v1/nodes/n2/desired",
+                              token="editor")["published"], 10,
+                 "n2's pointer marked published")
+        wait_for(lambda: r.ok("GET", "/v1/alerts/al-away",
+                              token="editor")["published"], 10,
+                 "the alert marked published")
+        # The pointers are the ones stored at the publish, unchanged.
+        for n in ("n1", "n2"):
+            d = r.ok("GET", "/v1/nodes/%s/desired" % n, token="editor")
+            got = [p for _, t, p, _ in w.messages(ROOT + "node/%s/desired"
+                                                  % n) if p]
+            self.assertEqual(got[-1].decode(), d["envelope"])
+            self.assertEqual(d["version"], 1)
