@@ -249,7 +249,8 @@ static void prev_word(const char *s, size_t n, size_t i, char *buf, size_t size)
 	while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
 		i--;
 	end = i;
-	while (i > 0 && word_before(s, n, i))
+	/* Only short words matter; a long run is not walked (quadratic). */
+	while (i > 0 && end - i < size && word_before(s, n, i))
 		i = cp_back(s, i);
 	start = i;
 	if (start == end || end - start >= size)
