@@ -58,6 +58,7 @@ static void help(FILE *out)
 	        "  --size WxH       preview size (default 960x540)\n"
 	        "  --approved       preview the approved revision\n"
 	        "  -h, --help       show this text\n"
+	        "\n"
 	        "Style options (slogans): --fg #RRGGBB, --bg #RRGGBB, --font "
 	        "NAME,\n"
 	        "  --align center|left|right, --effect none|outline|shadow,\n"
