@@ -385,6 +385,15 @@ static void print_alert(json_t *a)
 	       " started, %" PRId64 " rejected\n",
 	       jint(counts, "targeted"), jint(counts, "delivered"),
 	       jint(counts, "started"), jint(counts, "rejected"));
+	if (jint(a, "cleared_ms") > 0)
+		printf("  cleared %s by %s; %" PRId64 " nodes confirmed the "
+		       "clear\n",
+		       ctl_fmt_time(jint(a, "cleared_ms"), t1, sizeof(t1)),
+		       json_is_string(json_object_get(a, "cleared_by"))
+		               ? json_string_value(
+		                         json_object_get(a, "cleared_by"))
+		               : "-",
+		       jint(counts, "clear_delivered"));
 	for (int k = 0; k < 2; k++) {
 		const char *name = k ? "started" : "delivered";
 		json_t *s = json_object_get(lat, name);
