@@ -585,7 +585,7 @@ static const struct mcc_route *find_route(struct reqstate *s,
 {
 	char buf[MAX_PATH_BYTES + 1];
 	const char *params[MCC_MAX_PARAMS];
-	size_t n, an = 0;
+	size_t n, an = 0, plen = strlen(s->path) + 1;
 	bool head = strcmp(method, "HEAD") == 0;
 
 	*known = false;
@@ -593,13 +593,13 @@ static const struct mcc_route *find_route(struct reqstate *s,
 	for (size_t t = 0; mcc_route_tables[t]; t++) {
 		for (const struct mcc_route *r = mcc_route_tables[t]; r->method;
 		     r++) {
-			memcpy(buf, s->path, sizeof(buf));
+			memcpy(buf, s->path, plen);
 			if (!match(r->pattern, buf, params, &n) ||
 			    !hex_ok(r, params, n))
 				continue;
 			if (strcmp(r->method, method) == 0 ||
 			    (head && strcmp(r->method, "GET") == 0)) {
-				memcpy(s->path, buf, sizeof(buf));
+				memcpy(s->path, buf, plen);
 				for (size_t i = 0; i < n; i++) {
 					size_t len = strcspn(params[i], "/");
 

@@ -950,6 +950,64 @@ static void test_metrics(void **state)
 	resp_free(&r);
 }
 
+/* [::1]:0 works; an address in use is refused with a clear message. */
+static void test_listen(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_in6 a;
+	struct mc_error err;
+	char buf[4096], *listen_was;
+	const char *req = "GET /healthz HTTP/1.1\r\nHost: x\r\n"
+	                  "Connection: close\r\n\r\n";
+	ssize_t n, have = 0;
+	int fd;
+
+	mcc_http_stop(&f->c);
+	listen_was = mc_printf("controller.listen=127.0.0.1:%d", f->port);
+	assert_int_equal(
+	        mcc_config_set(&f->c.cfg, "controller.listen=[::1]:0", &err),
+	        MC_OK);
+	assert_int_equal(mcc_http_start(&f->c, &err), MC_OK);
+	memset(&a, 0, sizeof(a));
+	a.sin6_family = AF_INET6;
+	a.sin6_port = htons((uint16_t)mcc_http_port(&f->c));
+	a.sin6_addr = in6addr_loopback;
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_true(send(fd, req, strlen(req), MSG_NOSIGNAL) > 0);
+	while ((n = recv(fd, buf + have, sizeof(buf) - 1 - (size_t)have, 0)) >
+	       0)
+		have += n;
+	close(fd);
+	buf[have] = '\0';
+	assert_memory_equal(buf, "HTTP/1.1 200", 12);
+	mcc_http_stop(&f->c);
+	/* The old port, now taken by a socket of ours. */
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	{
+		struct sockaddr_in b;
+		socklen_t bl = sizeof(b);
+
+		memset(&b, 0, sizeof(b));
+		b.sin_family = AF_INET;
+		b.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		assert_int_equal(bind(fd, (struct sockaddr *)&b, sizeof(b)), 0);
+		assert_int_equal(listen(fd, 1), 0);
+		assert_int_equal(getsockname(fd, (struct sockaddr *)&b, &bl),
+		                 0);
+		free(listen_was);
+		listen_was = mc_printf("controller.listen=127.0.0.1:%d",
+		                       ntohs(b.sin_port));
+	}
+	assert_int_equal(mcc_config_set(&f->c.cfg, listen_was, &err), MC_OK);
+	mc_test_expect_error(mcc_http_start(&f->c, &err), &err, MC_ERR_IO,
+	                     "[controller] listen: cannot listen on 127.0.0.1:",
+	                     "port in use");
+	close(fd);
+	free(listen_was);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -970,6 +1028,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_audit_api, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_metrics, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_listen, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
