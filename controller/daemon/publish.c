@@ -768,15 +768,20 @@ static enum mc_err load_old(sqlite3 *db, struct pub_old **out, size_t *n,
 	 * restored from an older backup, the nodes are ahead of it, and a
 	 * version not above theirs would be refused as a replay.
 	 */
-	st = mcc_db_prepare(db, "SELECT d.node_id, d.version, "
-	                        "d.manifest_sha256, d.expires_ms, d.published, "
-	                        "l.applied_version FROM node_desired d LEFT "
-	                        "JOIN node_live l ON l.node_id = d.node_id "
-	                        "UNION ALL SELECT l.node_id, NULL, NULL, NULL, "
-	                        "NULL, l.applied_version FROM node_live l "
-	                        "WHERE l.applied_version > 0 AND NOT EXISTS "
-	                        "(SELECT 1 FROM node_desired d WHERE d.node_id "
-	                        "= l.node_id)");
+	/*
+	 * So does a version retired with a deleted node of the same id
+	 * (migrations/008-retired-versions.sql).
+	 */
+	st = mcc_db_prepare(
+	        db,
+	        "SELECT ids.id, d.version, d.manifest_sha256, "
+	        "d.expires_ms, d.published, max(coalesce(l.applied_version, "
+	        "0), coalesce(r.version, 0)) FROM (SELECT node_id AS id "
+	        "FROM node_desired UNION SELECT node_id FROM node_live "
+	        "WHERE applied_version > 0 UNION SELECT node_id FROM "
+	        "retired_versions) ids LEFT JOIN node_desired d ON "
+	        "d.node_id = ids.id LEFT JOIN node_live l ON l.node_id = "
+	        "ids.id LEFT JOIN retired_versions r ON r.node_id = ids.id");
 	if (!st)
 		return mc_error_set(err, MC_ERR_IO,
 		                    "node_desired: cannot be "
@@ -1441,10 +1446,12 @@ enum mc_err mcc_publish(struct mcc *c, const struct mcc_principal *who,
 			               : o->applied_version;
 		if (o && o->applied_version > o->version)
 			mc_log_warn(LOG,
-			            "node %s reports version %" PRId64
-			            " applied, above the %" PRId64
+			            "node %s has had version %" PRId64
+			            ", above the %" PRId64
 			            " this database holds (restored from a "
-			            "backup?); its new pointer gets %" PRId64,
+			            "backup, or the node was deleted and "
+			            "registered again); its new pointer gets "
+			            "%" PRId64,
 			            o->node, o->applied_version, o->version,
 			            last + 1);
 		r.jobs[r.n_jobs++] = (struct sign_job){

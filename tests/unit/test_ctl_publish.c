@@ -687,6 +687,31 @@ static void test_node_ahead(void **state)
 	assert_int_equal(version_of(f, "b2"), 21);
 }
 
+/* A node deleted and registered again under its id: its player still
+ * holds the old version, so the new pointers must be above it. */
+static void test_node_reregistered(void **state)
+{
+	struct fx *f = *state;
+	struct mcc_publish_report rep;
+	int64_t before;
+
+	publish_ok(f, false, &rep);
+	mcc_publish_report_clear(&rep);
+	publish_ok(f, true, &rep);
+	mcc_publish_report_clear(&rep);
+	before = version_of(f, "b1");
+	assert_true(before >= 2);
+	sql(f->db, "DELETE FROM nodes WHERE id = 'b1'");
+	assert_int_equal(sql_int(f->db, "SELECT count(*) FROM node_desired "
+	                                "WHERE node_id = 'b1'"),
+	                 0);
+	sql(f->db, "INSERT INTO nodes (id, site_id, created_ms) VALUES ('b1', "
+	           "'b', 2)");
+	publish_ok(f, false, &rep);
+	mcc_publish_report_clear(&rep);
+	assert_int_equal(version_of(f, "b1"), before + 1);
+}
+
 static void test_empty_fleet(void **state)
 {
 	struct fx *f = *state;
@@ -719,6 +744,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_tick_resigns, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_node_ahead, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_node_reregistered, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_empty_fleet, setup,
 	                                        teardown),
