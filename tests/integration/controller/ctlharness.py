@@ -44,7 +44,9 @@ The interface other test modules use (keep it stable):
         (bundle None: rig.provision(node_id)); Player has .log, .out_file,
         alive(), assert_alive(), outputs(event), starts(...),
         wait_start(timeout, ...), stop(), kill(), log_text()
-    rig.restart_controller(), rig.stop_controller(), rig.close()
+    rig.restart_controller(), rig.stop_controller(), rig.kill_controller(),
+    rig.close(), rig.check_clean() (CtlTest calls it after close: every
+    SIGTERM ended with status 0, no sanitizer report in the logs)
     rig.users: name -> {"id", "name", "password", "roles"}
     rig.tokens: name -> token string
     rig.base: "http://127.0.0.1:PORT"; rig.broker (player.mcharness.Broker)
@@ -550,6 +552,7 @@ class CtlRig:
         self.runs = 0
         self.log = None
         self.logs = []
+        self.exits = []  # exit statuses of the controller's stops
         self.users = {}
         self.tokens = {}
         self.players = {}
@@ -697,10 +700,40 @@ class CtlRig:
                                     else None, tail(self.log or "")))
 
     def stop_controller(self, timeout=15):
-        """SIGTERM and wait; returns the exit status."""
+        """SIGTERM and wait; returns the exit status (checked to be 0 at
+        the end of the test, see check_clean)."""
         rc = stop_process(self.proc, timeout=timeout)
+        if rc is not None:
+            self.exits.append(rc)
         self.proc = None
         return rc
+
+    def kill_controller(self):
+        """kill -9 (a crash on purpose; not held against check_clean)."""
+        rc = stop_process(self.proc, sig=signal.SIGKILL)
+        self.proc = None
+        return rc
+
+    def check_clean(self):
+        """Every SIGTERM stopped the controller with status 0, and no
+        sanitizer (ASan, LSan, UBSan) reported anything in its logs."""
+        bad = [rc for rc in self.exits if rc != 0]
+        reports = []
+        for path in self.logs:
+            try:
+                with open(path, encoding="utf-8", errors="replace") as fh:
+                    for line in fh:
+                        if ("ERROR: AddressSanitizer" in line or
+                                "ERROR: LeakSanitizer" in line or
+                                "runtime error:" in line):
+                            reports.append("%s: %s" % (
+                                os.path.basename(path), line.strip()))
+            except OSError:
+                pass
+        if bad or reports:
+            raise AssertionError(
+                "the controller did not stop cleanly: exit statuses %s%s"
+                % (self.exits, "".join("\n  " + r for r in reports[:20])))
 
     def restart_controller(self):
         self.stop_controller()
@@ -716,6 +749,8 @@ class CtlRig:
         for w in self.watches:
             w.stop()
         rc = stop_process(self.proc, timeout=15)
+        if rc is not None:
+            self.exits.append(rc)
         self.proc = None
         self.broker.stop()
         return rc
@@ -1012,10 +1047,16 @@ class CtlTest(unittest.TestCase):
         rig = cls.shared_rig
         if rig is not None:
             rig.close()
-            if cls.failed:
-                rig.dump()
-            else:
-                shutil.rmtree(rig.dir, ignore_errors=True)
+            try:
+                rig.check_clean()
+            except AssertionError:
+                cls.failed = True
+                raise
+            finally:
+                if cls.failed:
+                    rig.dump()
+                else:
+                    shutil.rmtree(rig.dir, ignore_errors=True)
 
     def setUp(self):
         if self.per_class:
@@ -1025,6 +1066,8 @@ class CtlTest(unittest.TestCase):
             self.rig = CtlRig("%s.%s" % (type(self).__name__,
                                          self.id().split(".")[-1]),
                               **self.rig_options)
+            # Cleanups run last first: close, then the exit check.
+            self.addCleanup(self.rig.check_clean)
             self.addCleanup(self.rig.close)
 
     def run(self, result=None):
