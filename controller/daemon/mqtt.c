@@ -1,13 +1,13 @@
 /*
  * minecast-controller — the MQTT client (libmosquitto).
  *
- * One handle, driven by one network thread running libmosquitto's
- * mosquitto_loop_forever (what mosquitto_loop_start runs), which
- * reconnects by itself with exponential backoff
- * (mosquitto_reconnect_delay_set).  The thread is ours rather than
- * libmosquitto's so that it can close its SQLite connection when it ends
- * and restart the loop after the errors loop_forever gives up on (a DNS
- * failure, a refused CONNACK).  Callbacks run on that thread:
+ * One handle, driven by one network thread of ours running
+ * mosquitto_loop() (rather than mosquitto_loop_start's thread, whose
+ * reconnect sleep cannot be interrupted and which gives up on some
+ * errors): it reconnects with exponential backoff, notices a stop
+ * within MQTT_LOOP_MS, says goodbye, and closes its SQLite connection
+ * when it ends.  The handle is marked threaded, so other threads'
+ * publishes only queue and wake the loop.  Callbacks run on that thread:
  * on every CONNACK the controller publishes its retained birth on
  * controller/state and subscribes again, since the session is clean.
  *
@@ -66,6 +66,9 @@
 #define MQTT_BACKOFF_MIN_S 1
 #define MQTT_BACKOFF_MAX_S 30
 
+/* Timeout of one mosquitto_loop() round: how fast a stop is noticed. */
+#define MQTT_LOOP_MS 200
+
 /* How long a clean stop waits for the offline state's PUBACK. */
 #define MQTT_STOP_WAIT_MS 2000
 
@@ -96,6 +99,8 @@ struct mcc_mqtt {
 	atomic_bool stopping;     /* mcc_mqtt_stop has begun */
 	atomic_int stop_mid;      /* mid of the offline publish at stop */
 	atomic_bool stop_acked;   /* that publish was acknowledged */
+	atomic_bool lost_logged;  /* on_disconnect said why: the loop's
+	                             first retry line is debug only */
 	pthread_t thread;         /* the network thread */
 	bool thread_started;      /* thread must be joined */
 	char *online_json;        /* birth on controller/state */
@@ -529,12 +534,22 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc,
 	(void)props;
 	if (atomic_load(&q->stopping))
 		return;
-	if (was)
+	if (was) {
+		char why[160];
+		size_t n;
+
+		snprintf(why, sizeof(why), "%s",
+		         rc >= 0x80 ? mosquitto_reason_string(rc)
+		                    : mosquitto_strerror(rc));
+		n = strlen(why);
+		if (n && why[n - 1] == '.')
+			why[n - 1] = '\0';
 		mc_log_warn("mqtt",
-		            "lost the broker: %s; node reports wait in the "
+		            "lost the broker (%s); node reports wait in the "
 		            "broker or on the nodes; reconnecting",
-		            rc >= 0x80 ? mosquitto_reason_string(rc)
-		                       : mosquitto_strerror(rc));
+		            why);
+		atomic_store(&q->lost_logged, true);
+	}
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid, int rc,
@@ -568,30 +583,86 @@ static void nap(struct mcc_mqtt *q, int ms)
 	}
 }
 
+/*
+ * Orderly end of a live connection, on the network thread: the retained
+ * "offline" presence (a broker does not send the will after a clean
+ * DISCONNECT), a bounded wait for its PUBACK, then DISCONNECT.
+ */
+static void goodbye(struct mcc_mqtt *q)
+{
+	int64_t deadline;
+	int mid = 0;
+
+	if (mosquitto_publish_v5(q->m, &mid, MC_TOPIC_CONTROLLER_STATE,
+	                         (int)strlen(q->offline_json), q->offline_json,
+	                         1, true, NULL) == MOSQ_ERR_SUCCESS) {
+		atomic_store(&q->stop_mid, mid);
+		deadline = mc_mono_ms() + MQTT_STOP_WAIT_MS;
+		while (!atomic_load(&q->stop_acked) &&
+		       atomic_load(&q->connected) && mc_mono_ms() < deadline)
+			if (mosquitto_loop(q->m, 50, 1) != MOSQ_ERR_SUCCESS)
+				break;
+		if (!atomic_load(&q->stop_acked))
+			mc_log_warn("mqtt",
+			            "the broker did not acknowledge the "
+			            "offline presence in time");
+	}
+	atomic_store(&q->connected, false);
+	if (mosquitto_disconnect_v5(q->m, MQTT_RC_NORMAL_DISCONNECTION, NULL) !=
+	    MOSQ_ERR_SUCCESS)
+		return;
+	/* The DISCONNECT goes out from the loop's write step. */
+	deadline = mc_mono_ms() + 500;
+	while (mc_mono_ms() < deadline)
+		if (mosquitto_loop(q->m, 50, 1) != MOSQ_ERR_SUCCESS)
+			break;
+}
+
+/*
+ * The network thread: libmosquitto's loop, and the reconnect policy
+ * (exponential backoff, reset by a successful CONNACK), with every wait
+ * short enough that a stop is noticed at once.
+ */
 static void *net_thread(void *arg)
 {
 	struct mcc_mqtt *q = arg;
+	const char *host =
+	        q->c->cfg.mqtt_host ? q->c->cfg.mqtt_host : "127.0.0.1";
 	int delay_s = MQTT_BACKOFF_MIN_S;
+	char why[160];
+	size_t n;
 	int rc;
 
 	while (!atomic_load(&q->stopping)) {
-		rc = mosquitto_loop_forever(q->m, 1000, 1);
+		rc = mosquitto_loop(q->m, MQTT_LOOP_MS, 1);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			if (atomic_load(&q->connected))
+				delay_s = MQTT_BACKOFF_MIN_S;
+			continue;
+		}
 		if (atomic_load(&q->stopping))
 			break;
-		/* loop_forever returns on errors it does not retry itself:
-		 * retry them here, slowly. */
-		mc_log_warn("mqtt",
-		            "connection to the broker failed: %s; retrying "
-		            "in %d s",
-		            rc == MOSQ_ERR_ERRNO ? strerror(errno)
-		                                 : mosquitto_strerror(rc),
-		            delay_s);
+		snprintf(why, sizeof(why), "%s",
+		         rc == MOSQ_ERR_ERRNO ? strerror(errno)
+		                              : mosquitto_strerror(rc));
+		n = strlen(why);
+		if (n && why[n - 1] == '.')
+			why[n - 1] = '\0';
+		mc_log(atomic_exchange(&q->lost_logged, false) ? MC_LOG_DEBUG
+		                                               : MC_LOG_WARN,
+		       "mqtt",
+		       "no connection to broker %s:%d (%s); retrying in %d s",
+		       host, q->c->cfg.mqtt_port, why, delay_s);
 		nap(q, delay_s * 1000);
 		if (delay_s < MQTT_BACKOFF_MAX_S)
-			delay_s *= 2;
+			delay_s = delay_s * 2 > MQTT_BACKOFF_MAX_S
+			                  ? MQTT_BACKOFF_MAX_S
+			                  : delay_s * 2;
 		if (!atomic_load(&q->stopping))
 			mosquitto_reconnect_async(q->m);
 	}
+	if (atomic_load(&q->connected))
+		goodbye(q);
 	mcc_db_thread_end();
 	return NULL;
 }
@@ -692,8 +763,6 @@ enum mc_err mcc_mqtt_start(struct mcc *c, struct mc_error *err)
 		                   mosquitto_strerror(rc));
 		goto fail;
 	}
-	mosquitto_reconnect_delay_set(q->m, MQTT_BACKOFF_MIN_S,
-	                              MQTT_BACKOFF_MAX_S, true);
 
 	/* The writer of proof of play runs before any message can come. */
 	erc = mcc_fleet_start(c, err);
@@ -731,33 +800,15 @@ fail:
 void mcc_mqtt_stop(struct mcc *c)
 {
 	struct mcc_mqtt *q = c->mqtt;
-	int64_t deadline;
-	int mid = 0;
 
 	if (!q)
 		return;
+	/* The writer drains first, while acks can still go out; batches
+	 * that arrive meanwhile are stored and acknowledged at once. */
+	mcc_fleet_stop(c);
 	atomic_store(&q->stopping, true);
-	if (atomic_load(&q->connected) &&
-	    mosquitto_publish_v5(q->m, &mid, MC_TOPIC_CONTROLLER_STATE,
-	                         (int)strlen(q->offline_json), q->offline_json,
-	                         1, true, NULL) == MOSQ_ERR_SUCCESS) {
-		atomic_store(&q->stop_mid, mid);
-		deadline = mc_mono_ms() + MQTT_STOP_WAIT_MS;
-		while (!atomic_load(&q->stop_acked) &&
-		       atomic_load(&q->connected) && mc_mono_ms() < deadline) {
-			struct timespec ts = {0, 10 * 1000000L};
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	/* Publishes after this point fail with MC_ERR_IO. */
-	atomic_store(&q->connected, false);
-	mosquitto_disconnect_v5(q->m, MQTT_RC_NORMAL_DISCONNECTION, NULL);
 	if (q->thread_started)
 		pthread_join(q->thread, NULL);
-	/* The writer drains; acks it cannot send are re-earned when the
-	 * nodes send their batches again. */
-	mcc_fleet_stop(c);
 	c->mqtt = NULL;
 	mqtt_free(q);
 }
