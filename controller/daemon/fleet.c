@@ -163,20 +163,23 @@ static json_t *flags_json(unsigned flags)
 }
 
 /*
- * Every registered node with what its status needs; ?1 = site or NULL,
- * ?2 = node or NULL.  Columns in the order read by row_facts().
+ * Registered nodes with what their status needs, in the columns read by
+ * row_facts() and row_item(): every node (?1 = site or NULL), or one
+ * (?1 = node id, through its primary key).
  */
+#define FLEET_SELECT                                                           \
+	"SELECT n.id, n.name, n.site_id, l.node_id IS NOT NULL, l.online,"     \
+	" l.online_ms, l.offline_ms, l.health_ms, l.cpu_temp_c,"               \
+	" l.disk_free_bytes, l.disk_total_bytes, l.throttled,"                 \
+	" l.clock_synced, l.clock_offset_ms, l.applied_version, d.version,"    \
+	" d.issued_ms, l.software, l.sync, l.health_json IS NOT NULL,"         \
+	" l.state_ms"                                                          \
+	" FROM nodes n LEFT JOIN node_live l ON l.node_id = n.id"              \
+	" LEFT JOIN node_desired d ON d.node_id = n.id"
+
 static const char fleet_sql[] =
-        "SELECT n.id, n.name, n.site_id, l.node_id IS NOT NULL, l.online,"
-        " l.online_ms, l.offline_ms, l.health_ms, l.cpu_temp_c,"
-        " l.disk_free_bytes, l.disk_total_bytes, l.throttled,"
-        " l.clock_synced, l.clock_offset_ms, l.applied_version, d.version,"
-        " d.issued_ms, l.software, l.sync, l.health_json IS NOT NULL,"
-        " l.state_ms"
-        " FROM nodes n LEFT JOIN node_live l ON l.node_id = n.id"
-        " LEFT JOIN node_desired d ON d.node_id = n.id"
-        " WHERE (?1 IS NULL OR n.site_id = ?1) AND (?2 IS NULL OR n.id = ?2)"
-        " ORDER BY n.id";
+        FLEET_SELECT " WHERE (?1 IS NULL OR n.site_id = ?1) ORDER BY n.id";
+static const char node_sql[] = FLEET_SELECT " WHERE n.id = ?1";
 
 static int64_t col_i64(sqlite3_stmt *st, int i, int64_t dflt)
 {
@@ -780,11 +783,10 @@ json_t *mcc_fleet_status(struct mcc *c, sqlite3 *db, const char *node)
 	json_t *o = NULL, *live = NULL, *rows;
 	int rc;
 
-	st = mcc_db_prepare(db, fleet_sql);
+	st = mcc_db_prepare(db, node_sql);
 	if (!st)
 		return NULL;
-	sqlite3_bind_null(st, 1);
-	sqlite3_bind_text(st, 2, node, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		row_facts(st, &f);

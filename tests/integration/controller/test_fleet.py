@@ -425,6 +425,73 @@ class StatusFlags(CtlTest):
         rc, out, err = rig.ctl(["fleet", "--status", "sleeping"])
         self.assertEqual(rc, 1, out)
         self.assertIn("minecastctl: fleet: status:", err)
+        # The report's query.
+        good = {"from": "2023-11-01", "to": "2023-11-30"}
+        for q, field in (({"to": "2023-11-30"}, "from"),
+                         ({"from": "2023-11-01"}, "to"),
+                         (dict(good, **{"from": "2023-11-31"}), "from"),
+                         (dict(good, **{"from": "1.11.2023"}), "from"),
+                         (dict(good, **{"to": "2023-10-31"}), "to"),
+                         (dict(good, **{"from": "1990-01-01"}), "to"),
+                         (dict(good, by="week"), "by"),
+                         (dict(good, format="xlsx"), "format"),
+                         (dict(good, site="a b"), "site"),
+                         (dict(good, content="x/y"), "content")):
+            self.assertError(rig.api("GET", "/v1/reports/pop",
+                                     token="editor", query=q), 400, field,
+                             repr(q))
+        self.assertError(rig.api("GET", "/v1/reports/pop", query=good), 401)
+        doc = rig.ok("GET", "/v1/reports/pop", token="approver", query=good)
+        self.assertEqual(doc["items"], [])
+        self.assertEqual(doc["timezone"], "Asia/Ho_Chi_Minh")
+        rc, out, err = rig.ctl(["report", "pop", "--from", "2023-11-01"],
+                               token="editor")
+        self.assertEqual(rc, 2, out)
+
+
+class LinkAndPresence(CtlTest):
+    """The controller's retained presence, and a command signed while the
+    broker is away: pending, then sent when the broker is back."""
+
+    def test_presence_and_pending_command(self):
+        rig = self.rig
+        fx = Fixture(rig, ["pi-l1"])
+        topic = ROOT + "controller/state"
+        fx.mq.subscribe(topic)
+        _, _, payload, retained = wait_for(
+            lambda: fx.mq.messages(topic) and fx.mq.messages(topic)[-1],
+            10, "the retained presence")
+        doc = json.loads(payload)
+        self.assertTrue(retained)
+        self.assertIs(doc["online"], True, doc)
+        self.assertTrue(doc["software"].startswith("minecast-controller"))
+        self.assertEqual(doc["v"], 1)
+
+        rig.broker.stop()
+        wait_for(lambda: "lost the broker" in rig.log_text(), 20,
+                 "the controller to notice the broker is gone")
+        c = rig.ok("POST", "/v1/nodes/pi-l1/commands",
+                   {"action": "resync", "ttl_s": 600}, token="technician",
+                   expect=201)
+        self.assertEqual(c["status"], "pending", c)
+        rig.broker.start()
+        wait_for(lambda: rig.ok("GET", "/v1/commands/" + c["id"],
+                                token="technician")["status"] == "sent",
+                 60, "the pending command to be sent")
+        self.assertIn("command %s sent after the broker came back"
+                      % c["id"], rig.log_text())
+
+        # A clean stop publishes the offline presence (no will needed).
+        fx.mq.connected.wait(20)
+        wait_for(lambda: any(json.loads(m[2]).get("online") is True
+                             for m in fx.mq.messages(topic)), 20,
+                 "the presence after the reconnect")
+        t0 = now_ms() / 1000.0
+        rc = rig.stop_controller()
+        self.assertEqual(rc, 0)
+        wait_for(lambda: any(json.loads(m[2]).get("online") is False
+                             for m in fx.mq.messages(topic, since=t0)), 20,
+                 "the offline presence")
 
 
 class PlayerFleet(CtlTest):
