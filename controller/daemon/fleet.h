@@ -76,14 +76,14 @@ const char *mcc_fleet_status_name(enum mcc_node_status s);
  * online: an offline node's last health is history.
  */
 struct mcc_node_facts {
-	bool seen;               /* a node_live row exists */
-	bool online;             /* its last state said online */
-	int64_t online_ms;       /* came online (controller clock) */
-	int64_t health_ms;       /* last health received; 0 = none */
-	bool has_health;         /* the fields below are from a health */
-	bool has_temp;           /* cpu_temp_c is known */
-	double cpu_temp_c;       /* SoC temperature */
-	int64_t disk_free_bytes; /* of the cache filesystem */
+	bool seen;                /* a node_live row exists */
+	bool online;              /* its last state said online */
+	int64_t online_ms;        /* came online (controller clock) */
+	int64_t health_ms;        /* last health received; 0 = none */
+	bool has_health;          /* the fields below are from a health */
+	bool has_temp;            /* cpu_temp_c is known */
+	double cpu_temp_c;        /* SoC temperature */
+	int64_t disk_free_bytes;  /* of the cache filesystem */
 	int64_t disk_total_bytes; /* 0 = unknown */
 	int64_t throttled;        /* Pi get_throttled bits; -1 = n/a */
 	bool clock_synced;        /* NTP/PTP synchronised */
