@@ -85,12 +85,11 @@ enum mc_err mcc_ics_parse(const char *buf, size_t len,
  * times stay floating, zones are written as TZID with a VTIMEZONE each,
  * minecast's own fields as X-MINECAST-* properties, and a standing entry
  * as an all-day event on 1970-01-01 marked X-MINECAST-STANDING.
- * name is the calendar's X-WR-CALNAME (may be NULL), timezone its
+ * name is the calendar's X-WR-CALNAME (may be NULL), zone its
  * X-WR-TIMEZONE.  *out is malloc'd, NUL-terminated, CRLF line ends.
  */
 enum mc_err mcc_ics_export(const json_t *entries, const char *name,
-                           const char *timezone, char **out,
-                           struct mc_error *err);
+                           const char *zone, char **out, struct mc_error *err);
 
 /*
  * Check a campaign as the import takes it ("format":

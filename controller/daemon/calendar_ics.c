@@ -139,8 +139,9 @@ static bool next_line(const char *buf, size_t len, size_t *pos, int *phys,
 		n += end - start;
 		if (p < len)
 			p++; /* the '\n' */
-		/* A folded continuation starts with one space or tab. */
-		if (p < len && (buf[p] == ' ' || buf[p] == '\t')) {
+		/* A folded continuation starts with one space or tab; an
+		 * empty line has none (libical reads that differently). */
+		if (n > 0 && p < len && (buf[p] == ' ' || buf[p] == '\t')) {
 			p++;
 			continue;
 		}
@@ -227,6 +228,17 @@ static enum mc_err scan(const char *buf, size_t len, struct scan *sc,
 			        "iCalendar (TÊN:giá trị) / line %d: not "
 			        "an iCalendar content line",
 			        line, line);
+			goto fail;
+		}
+		if ((strcmp(name, "BEGIN") == 0 || strcmp(name, "END") == 0) &&
+		    (l[strlen(name)] != ':' || !*value)) {
+			/* libical would not take it for a component edge,
+			 * and the structure would be read two ways. */
+			rc = mc_error_set(
+			        err, MC_ERR_PARSE,
+			        "ics: dòng %d: %s phải có dạng %s:TÊN / "
+			        "line %d: %s must be written %s:NAME",
+			        line, name, name, line, name, name);
 			goto fail;
 		}
 		if (!seen_cal && !(strcmp(name, "BEGIN") == 0 &&
@@ -1247,8 +1259,7 @@ static void put_vtimezone(struct sbuf *b, const char *tzid)
 }
 
 enum mc_err mcc_ics_export(const json_t *entries, const char *name,
-                           const char *timezone, char **out,
-                           struct mc_error *err)
+                           const char *zone, char **out, struct mc_error *err)
 {
 	struct sbuf b = {.ok = true};
 	json_t *zones = json_object(), *e;
@@ -1272,8 +1283,8 @@ enum mc_err mcc_ics_export(const json_t *entries, const char *name,
 			sb_linef(&b, "X-WR-CALNAME:%s", n);
 		free(n);
 	}
-	if (timezone && *timezone)
-		sb_linef(&b, "X-WR-TIMEZONE:%s", timezone);
+	if (zone && *zone)
+		sb_linef(&b, "X-WR-TIMEZONE:%s", zone);
 	json_array_foreach(entries, i, e)
 	{
 		const char *tz = json_string_value(json_object_get(e, "tzid"));

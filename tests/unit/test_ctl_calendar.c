@@ -348,6 +348,11 @@ static void test_ics_refused(void **state)
 	parse_bad("BEGIN:VCALENDAR\r\nno colon here\r\nEND:VCALENDAR\r\n",
 	          SIZE_MAX, MC_ERR_PARSE,
 	          "line 2: not an iCalendar content line");
+	parse_bad("BEGIN:VCALENDAR\r\nBEGIN;X=1:VEVENT\r\nEND:VEVENT\r\n"
+	          "END:VCALENDAR\r\n",
+	          SIZE_MAX, MC_ERR_PARSE, "line 2: BEGIN must be written");
+	parse_bad("\r\n\tBEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", SIZE_MAX,
+	          MC_ERR_PARSE, "line 2: not an iCalendar content line");
 	parse_bad("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", SIZE_MAX,
 	          MC_ERR_MISSING, "no VEVENT");
 	parse_bad("BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nSTATUS:"
