@@ -45,6 +45,7 @@ import json
 import multiprocessing as mp
 import os
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -68,6 +69,9 @@ def parse_args():
     ap.add_argument("--procs", type=int, default=1,
                     help="client processes the threads are spread over "
                     "(fewer threads per interpreter lock)")
+    ap.add_argument("--client", choices=("c", "python"), default="c",
+                    help="c: bench/apiload.c (mc-apiload, libcurl multi "
+                    "in one thread; default); python: client threads")
     ap.add_argument("--out", default=os.path.join(HERE, "out",
                                                   "ctl_api.json"))
     return ap.parse_args()
@@ -193,6 +197,66 @@ def proc_main(port, jobs, go, seconds, out):
     out.put((lat, errors))
 
 
+def py_clients(rig):
+    """The Python client threads: (latencies, errors, wall seconds)."""
+    jobs = [("bench-%02d" % i, rig.tokens["bench-%02d" % i], i)
+            for i in range(ARGS.clients)]
+    go = mp.Event()
+    q = mp.Queue()
+    procs = [mp.Process(target=proc_main, args=(
+        rig.port, jobs[k::ARGS.procs], go, ARGS.seconds, q))
+        for k in range(min(ARGS.procs, ARGS.clients))]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)  # every thread waiting on its start event
+    w0 = time.monotonic()
+    go.set()
+    lat, errors = [], []
+    for _ in procs:
+        a, e = q.get(timeout=ARGS.seconds + 120)
+        lat.extend(a)
+        errors.extend(e)
+    wall = time.monotonic() - w0
+    for p in procs:
+        p.join(30)
+    return lat, errors, wall
+
+
+def c_clients(rig):
+    """bench/apiload.c (mc-apiload): one thread, libcurl multi, a
+    keep-alive connection per client, so that the client's own CPU
+    barely competes with the server on a small machine."""
+    tool = os.path.join(ARGS.build, "bench", "mc-apiload")
+    if not os.access(tool, os.X_OK):
+        raise SystemExit("%s: not built (cmake --build %s --target "
+                         "mc-apiload)" % (tool, ARGS.build))
+    d = rig.dir
+    with open(os.path.join(d, "mix.txt"), "w") as fh:
+        for method, path in MIX:
+            if "{self}" in path:
+                fh.write('%s /v1/users/{user} {"display_name": '
+                         '"Người dùng {user}"}\n' % method)
+            else:
+                fh.write("%s %s\n" % (method, path))
+    with open(os.path.join(d, "tokens.txt"), "w") as fh:
+        for i in range(ARGS.clients):
+            who = "bench-%02d" % i
+            fh.write("%s %s\n" % (who, rig.tokens[who]))
+    w0 = time.monotonic()
+    out = subprocess.run(
+        [tool, "--url", "http://%s:%d" % (ch.HOST, rig.port),
+         "--mix", os.path.join(d, "mix.txt"),
+         "--tokens", os.path.join(d, "tokens.txt"),
+         "--clients", str(ARGS.clients), "--requests", str(ARGS.requests),
+         "--seconds", str(ARGS.seconds)],
+        check=True, capture_output=True, text=True,
+        timeout=ARGS.seconds + 120)
+    wall = time.monotonic() - w0
+    doc = json.loads(out.stdout)
+    lat = [(ms / 1000.0, doc["mix"][line]) for ms, line in doc["samples"]]
+    return lat, [None] * doc["failed"], wall
+
+
 def run(n):
     rig = ch.CtlRig("api-%d" % n)
     try:
@@ -202,26 +266,10 @@ def run(n):
             rig.add_user("bench-%02d" % c, ["editor"])
         populate(rig)
         before = server_buckets(rig)
-        jobs = [("bench-%02d" % i, rig.tokens["bench-%02d" % i], i)
-                for i in range(ARGS.clients)]
-        go = mp.Event()
-        q = mp.Queue()
-        procs = [mp.Process(target=proc_main, args=(
-            rig.port, jobs[k::ARGS.procs], go, ARGS.seconds, q))
-            for k in range(min(ARGS.procs, ARGS.clients))]
-        for p in procs:
-            p.start()
-        time.sleep(0.5)  # every thread waiting on its start event
-        w0 = time.monotonic()
-        go.set()
-        lat, errors = [], []
-        for _ in procs:
-            a, e = q.get(timeout=ARGS.seconds + 120)
-            lat.extend(a)
-            errors.extend(e)
-        wall = time.monotonic() - w0
-        for p in procs:
-            p.join(30)
+        if ARGS.client == "c":
+            lat, errors, wall = c_clients(rig)
+        else:
+            lat, errors, wall = py_clients(rig)
         after = server_buckets(rig)
         by_route = {}
         for dt, route in lat:
@@ -276,8 +324,9 @@ def main():
     def fmt(s, unit, digits=1):
         return "%.*f %s (%.*f–%.*f)" % (digits, s["median"], unit, digits,
                                          s["min"], digits, s["max"])
-    print("| API p99 latency, %d concurrent clients (client-observed) "
-          "| ≤ 50 ms | %s |" % (ARGS.clients, fmt(out["p99_ms"], "ms")))
+    print("| API p99 latency, %d concurrent clients (client-observed, %s "
+          "client) | ≤ 50 ms | %s |" % (ARGS.clients, ARGS.client,
+                                        fmt(out["p99_ms"], "ms")))
     print("| API p50 latency, same load | | %s |"
           % fmt(out["p50_ms"], "ms", 2))
     print("| API throughput, same load | | %s |"

@@ -37,6 +37,7 @@
 #include "mqtt.h"
 #include "provision.h"
 #include "publish.h"
+#include "routes.h"
 
 /* Used when --config is not given and the file exists. */
 #define DEFAULT_CONFIG "/etc/minecast/controller.conf"
@@ -85,6 +86,10 @@ static void usage(FILE *out)
 	        "token for NAME\n"
 	        "                      and write it to FILE (mode 0600), for "
 	        "minecastctl\n"
+	        "  --routes            print every API route (method, path, "
+	        "roles) and exit;\n"
+	        "                      docs/api.md's endpoint index is "
+	        "checked against it\n"
 	        "  --version           print the version and exit\n"
 	        "  --help              print this help and exit\n"
 	        "\n"
@@ -100,6 +105,37 @@ static void usage(FILE *out)
 	             "Stop with SIGTERM (systemctl stop) or Ctrl-C.\n");
 }
 
+/*
+ * Every route as "METHOD PATTERN ROLES", {} shown as {id}; roles are
+ * "public" or the names allowed (admin passes every check besides).
+ * tests/integration/58-api-doc.sh compares this with docs/api.md.
+ */
+static void print_routes(void)
+{
+	for (size_t t = 0; mcc_route_tables[t]; t++) {
+		for (const struct mcc_route *r = mcc_route_tables[t]; r->method;
+		     r++) {
+			char roles[128];
+
+			if (r->roles)
+				mcc_roles_format(r->roles, roles,
+				                 sizeof(roles));
+			else
+				snprintf(roles, sizeof(roles), "public");
+			printf("%s ", r->method);
+			for (const char *p = r->pattern; *p; p++) {
+				if (p[0] == '{' && p[1] == '}') {
+					fputs("{id}", stdout);
+					p++;
+				} else {
+					putchar(*p);
+				}
+			}
+			printf(" %s\n", roles);
+		}
+	}
+}
+
 /* Options as parsed. */
 struct opts {
 	const char *config;         /* --config; NULL = default */
@@ -109,6 +145,7 @@ struct opts {
 	const char *init_admin;     /* --init-admin NAME */
 	bool password_stdin;        /* --password-stdin */
 	const char *token_out;      /* --token-out FILE */
+	bool routes;                /* --routes */
 };
 
 /* 0 ok, 2 usage error, -1 = --help / --version printed. */
@@ -122,7 +159,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		O_PWSTDIN,
 		O_TOKEN,
 		O_VERSION,
-		O_HELP
+		O_HELP,
+		O_ROUTES
 	};
 	static const struct option longs[] = {
 	        {"config", required_argument, NULL, O_CONFIG},
@@ -133,6 +171,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	        {"token-out", required_argument, NULL, O_TOKEN},
 	        {"version", no_argument, NULL, O_VERSION},
 	        {"help", no_argument, NULL, O_HELP},
+	        {"routes", no_argument, NULL, O_ROUTES},
 	        {NULL, 0, NULL, 0},
 	};
 	int ch;
@@ -160,6 +199,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			printf("minecast-controller %s\n", MC_VERSION);
 			return -1;
 		case O_HELP: usage(stdout); return -1;
+		case O_ROUTES: o->routes = true; break;
 		default:
 			fprintf(stderr,
 			        "minecast-controller: unknown or incomplete "
@@ -463,6 +503,10 @@ int main(int argc, char **argv)
 	rc = parse_opts(argc, argv, &o);
 	if (rc != 0)
 		return rc < 0 ? 0 : rc;
+	if (o.routes) {
+		print_routes();
+		return 0;
+	}
 	if (o.check) {
 		rc = load_config(&o, &c.cfg, true);
 		mcc_config_free(&c.cfg);
