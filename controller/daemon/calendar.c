@@ -1005,6 +1005,29 @@ static json_t *counts_json(const struct counts *c)
 }
 
 /*
+ * Is cur (a stored content doc, perhaps written by content.c in a
+ * shorter form) the same item as canon (the codec's canonical form)?
+ * Compared in canonical form, so that importing an export of items made
+ * in the console does not send them back to review.
+ */
+static bool same_content(sqlite3 *db, json_t *cur, json_t *canon)
+{
+	struct asm_set in = {.lookup = db_lookup, .lookup_ud = db};
+	struct mc_error err = {0};
+	json_t *one = json_pack("[O]", cur), *out = NULL;
+	bool same = false;
+
+	in.docs[MCC_KIND_CONTENT] = one;
+	if (one && assemble(&in, &out, NULL, &err) == MC_OK)
+		same = json_equal(
+		        json_array_get(json_object_get(out, "content"), 0),
+		        canon);
+	json_decref(out);
+	json_decref(one);
+	return same;
+}
+
+/*
  * Write docs of kind through the workflow inside the caller's
  * transaction: new ids are created, changed ones edited (an approved one
  * goes back to review), equal ones left alone (submit still submits a
@@ -1024,12 +1047,23 @@ static enum mc_err store_docs(sqlite3 *db, const struct mcc_principal *who,
 		bool existed = cur != NULL, same = cur && json_equal(cur, d);
 		enum mc_err rc;
 
+		if (cur && !same && kind == MCC_KIND_CONTENT)
+			same = same_content(db, cur, d);
 		json_decref(cur);
 		if (same && !submit) {
 			cnt->unchanged++;
 			continue;
 		}
-		rc = mcc_wf_save(db, who, kind, id, d, !existed, submit, err);
+		if (same) {
+			/* Only a draft to submit: keep the stored form. */
+			cur = mcc_wf_doc(db, kind, id, false);
+			rc = mcc_wf_save(db, who, kind, id, cur, false, true,
+			                 err);
+			json_decref(cur);
+		} else {
+			rc = mcc_wf_save(db, who, kind, id, d, !existed, submit,
+			                 err);
+		}
 		if (rc != MC_OK) {
 			char where[48];
 

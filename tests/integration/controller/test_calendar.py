@@ -378,6 +378,35 @@ class PlaylistEntryTest(CalendarBase):
         self.assertEqual(rc, 0)
         self.assertIn("--rrule", out)
 
+    def test_console_content_survives_reimport(self):
+        # Content made in the console keeps only the style members given;
+        # an export of it imports back as unchanged, still approved.
+        cid = self.uid("s")
+        self.rig.ok("POST", "/v1/content",
+                    {"id": cid, "type": "slogan", "text": "Người Thợ mỏ",
+                     "style": {"fg": "#ffd700"}, "submit": True},
+                    token="editor", expect=(201,))
+        got = self.rig.api("POST", "/v1/content/%s/submit" % cid,
+                           token="editor")
+        self.assertIn(got[0], (200, 409))
+        self.rig.ok("POST", "/v1/content/%s/approve" % cid,
+                    token="approver", expect=(200,))
+        before = self.rig.ok("GET", "/v1/content/%s" % cid, token="editor",
+                             expect=(200,))
+        exp = self.rig.ok("GET", "/v1/export/campaign", token="editor",
+                          expect=(200,))
+        self.assertIn(cid, [c["id"] for c in exp["content"]])
+        rep = self.rig.ok("POST", "/v1/import/campaign",
+                          {"campaign": exp, "submit": True},
+                          token="editor2", expect=(200,))
+        self.assertEqual(rep["content"]["created"] +
+                         rep["content"]["updated"], 0)
+        after = self.rig.ok("GET", "/v1/content/%s" % cid, token="editor",
+                            expect=(200,))
+        self.assertEqual(after["status"], "approved")
+        self.assertEqual(after["rev"], before["rev"])
+        self.assertEqual(after["doc"], before["doc"])
+
     def test_settings(self):
         doc = self.rig.ok("GET", "/v1/settings/schedule", token="technician",
                           expect=(200,))
