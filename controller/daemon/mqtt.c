@@ -93,24 +93,29 @@ struct drop_slot {
 };
 
 struct mcc_mqtt {
-	struct mcc *c;            /* the daemon; outlives the client */
-	struct mosquitto *m;      /* the handle; set before the loop starts */
-	atomic_bool connected;    /* CONNACK accepted, no disconnect since */
-	atomic_bool stopping;     /* mcc_mqtt_stop has begun */
-	atomic_int stop_mid;      /* mid of the offline publish at stop */
-	atomic_bool stop_acked;   /* that publish was acknowledged */
-	atomic_bool lost_logged;  /* on_disconnect said why: the loop's
-	                             first retry line is debug only */
-	pthread_t thread;         /* the network thread */
-	bool thread_started;      /* thread must be joined */
-	char *online_json;        /* birth on controller/state */
-	char *offline_json;       /* will and clean-stop payload */
-	pthread_mutex_t log_lock; /* guards the drop-log window below */
-	int64_t log_window_ms;    /* start of the current window (mono) */
-	int log_lines;            /* lines logged in this window */
-	int64_t log_suppressed;   /* drops not logged in this window */
-	struct drop_slot slots[DROP_SLOTS]; /* per-key limits, log_lock */
+	struct mcc *c;           /* the daemon; outlives the client */
+	struct mosquitto *m;     /* the handle; set before the loop starts */
+	atomic_bool connected;   /* CONNACK accepted, no disconnect since */
+	atomic_bool stopping;    /* mcc_mqtt_stop has begun */
+	atomic_int stop_mid;     /* mid of the offline publish at stop */
+	atomic_bool stop_acked;  /* that publish was acknowledged */
+	atomic_bool lost_logged; /* on_disconnect said why: the loop's
+	                            first retry line is debug only */
+	pthread_t thread;        /* the network thread */
+	bool thread_started;     /* thread must be joined */
+	char *online_json;       /* birth on controller/state */
+	char *offline_json;      /* will and clean-stop payload */
 };
+
+/* The drop log's limits, process-wide (intake may run without a client:
+ * the fuzz harness). */
+static struct {
+	pthread_mutex_t lock;               /* guards the fields below */
+	int64_t window_ms;                  /* start of the window (mono) */
+	int lines;                          /* lines logged in the window */
+	int64_t suppressed;                 /* drops not logged in it */
+	struct drop_slot slots[DROP_SLOTS]; /* per-key limits */
+} dlog = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 static int lib_rc;
@@ -166,31 +171,31 @@ static uint64_t fnv(uint64_t h, const char *s)
  * DROP_LOG_WINDOW_MS); what is held back is summarised in a later line
  * and always counted in /metrics.
  */
-static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
+static void drop(struct mcc *c, enum drop_reason reason, const char *topic,
                  const char *node, const char *why, ...)
         __attribute__((format(printf, 5, 6)));
 
-static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
+static void drop(struct mcc *c, enum drop_reason reason, const char *topic,
                  const char *node, const char *why, ...)
 {
 	char text[512];
 	va_list ap;
 	int64_t now = mc_mono_ms(), suppressed = 0, key_suppressed = 0;
 	uint64_t key = fnv(14695981039346656037ull + (uint64_t)reason, topic);
-	struct drop_slot *slot = &q->slots[key % DROP_SLOTS];
+	struct drop_slot *slot = &dlog.slots[key % DROP_SLOTS];
 	bool log_it = false;
 
 	va_start(ap, why);
 	vsnprintf(text, sizeof(text), why, ap);
 	va_end(ap);
 
-	mcc_metrics_count(q->c, drop_counters[reason], 1);
-	pthread_mutex_lock(&q->log_lock);
-	if (now - q->log_window_ms >= DROP_LOG_WINDOW_MS) {
-		suppressed = q->log_suppressed;
-		q->log_suppressed = 0;
-		q->log_lines = 0;
-		q->log_window_ms = now;
+	mcc_metrics_count(c, drop_counters[reason], 1);
+	pthread_mutex_lock(&dlog.lock);
+	if (!dlog.window_ms || now - dlog.window_ms >= DROP_LOG_WINDOW_MS) {
+		suppressed = dlog.suppressed;
+		dlog.suppressed = 0;
+		dlog.lines = 0;
+		dlog.window_ms = now;
 	}
 	if (slot->key != key || now - slot->window_ms >= DROP_KEY_WINDOW_MS) {
 		/* A slot taken over by another key forgets its count: the
@@ -202,16 +207,16 @@ static void drop(struct mcc_mqtt *q, enum drop_reason reason, const char *topic,
 		slot->lines = 0;
 		slot->suppressed = 0;
 	}
-	if (slot->lines < DROP_KEY_MAX && q->log_lines < DROP_LOG_MAX) {
+	if (slot->lines < DROP_KEY_MAX && dlog.lines < DROP_LOG_MAX) {
 		slot->lines++;
-		q->log_lines++;
+		dlog.lines++;
 		log_it = true;
 	} else if (slot->lines >= DROP_KEY_MAX) {
 		slot->suppressed++;
 	} else {
-		q->log_suppressed++;
+		dlog.suppressed++;
 	}
-	pthread_mutex_unlock(&q->log_lock);
+	pthread_mutex_unlock(&dlog.lock);
 
 	if (suppressed)
 		mc_log_warn("mqtt",
@@ -257,12 +262,12 @@ static bool node_registered(struct mcc *c, const char *node, bool *db_error)
 }
 
 /* The body named a node: is it the topic's? */
-static bool same_node(struct mcc_mqtt *q, const char *topic,
-                      const char *topic_node, const char *body_node)
+static bool same_node(struct mcc *c, const char *topic, const char *topic_node,
+                      const char *body_node)
 {
 	if (body_node && !strcmp(body_node, topic_node))
 		return true;
-	drop(q, DROP_FORGED, topic, topic_node,
+	drop(c, DROP_FORGED, topic, topic_node,
 	     "its body claims to be another node (\"node\": \"%s\"); a node "
 	     "may only report for itself: check the broker's ACL",
 	     body_node ? body_node : "");
@@ -321,10 +326,9 @@ static const char *unknown_part(const char *topic)
  * Parse, check and dispatch one message of a known suffix.  Returns
  * nothing: every failure is a drop, logged by drop().
  */
-static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
+static void handle(struct mcc *c, const char *topic, const char *node,
                    const char *suffix, const char *buf, size_t len)
 {
-	struct mcc *c = q->c;
 	struct mc_error err = {0};
 	bool dbe = false;
 	enum mc_err rc;
@@ -333,11 +337,11 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 	 * worth parsing, and its drop line says what to do. */
 	if (!node_registered(c, node, &dbe)) {
 		if (dbe)
-			drop(q, DROP_ERROR, topic, node,
+			drop(c, DROP_ERROR, topic, node,
 			     "the database could not be read; the node "
 			     "will send it again");
 		else
-			drop(q, DROP_UNREGISTERED, topic, node,
+			drop(c, DROP_UNREGISTERED, topic, node,
 			     "no node \"%s\" is registered (minecastctl "
 			     "node add %s --site SITE)",
 			     node, node);
@@ -349,9 +353,9 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_state_parse(buf, len, &s, &err);
 		if (rc != MC_OK)
-			drop(q, DROP_MALFORMED, topic, node, "state: %s",
+			drop(c, DROP_MALFORMED, topic, node, "state: %s",
 			     err.msg);
-		else if (same_node(q, topic, node, s.node))
+		else if (same_node(c, topic, node, s.node))
 			mcc_fleet_on_state(c, &s);
 		mc_state_clear(&s);
 	} else if (!strcmp(suffix, MC_TOPIC_HEALTH)) {
@@ -359,9 +363,9 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_health_parse(buf, len, &h, &err);
 		if (rc != MC_OK)
-			drop(q, DROP_MALFORMED, topic, node, "health: %s",
+			drop(c, DROP_MALFORMED, topic, node, "health: %s",
 			     err.msg);
-		else if (same_node(q, topic, node, h.node))
+		else if (same_node(c, topic, node, h.node))
 			mcc_fleet_on_health(c, &h);
 		mc_health_clear(&h);
 	} else if (!strcmp(suffix, MC_TOPIC_POP)) {
@@ -369,10 +373,10 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_pop_batch_parse(buf, len, &b, &err);
 		if (rc != MC_OK) {
-			drop(q, DROP_MALFORMED, topic, node,
+			drop(c, DROP_MALFORMED, topic, node,
 			     "proof-of-play batch: %s", err.msg);
 			mc_pop_batch_clear(&b);
-		} else if (same_node(q, topic, node, b.node)) {
+		} else if (same_node(c, topic, node, b.node)) {
 			/* fleet.c takes the batch over (and clears it). */
 			mcc_fleet_on_pop(c, &b);
 		} else {
@@ -383,9 +387,9 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_command_result_parse(buf, len, &r, &err);
 		if (rc != MC_OK)
-			drop(q, DROP_MALFORMED, topic, node,
+			drop(c, DROP_MALFORMED, topic, node,
 			     "command result: %s", err.msg);
-		else if (same_node(q, topic, node, r.node))
+		else if (same_node(c, topic, node, r.node))
 			mcc_commands_on_result(c, &r);
 		mc_command_result_clear(&r);
 	} else if (!strcmp(suffix, MC_TOPIC_ALERT_ACK)) {
@@ -393,43 +397,35 @@ static void handle(struct mcc_mqtt *q, const char *topic, const char *node,
 
 		rc = mc_alert_ack_parse(buf, len, &a, &err);
 		if (rc != MC_OK)
-			drop(q, DROP_MALFORMED, topic, node,
+			drop(c, DROP_MALFORMED, topic, node,
 			     "alert acknowledgement: %s", err.msg);
-		else if (same_node(q, topic, node, a.node))
+		else if (same_node(c, topic, node, a.node))
 			mcc_alerts_on_ack(c, &a);
 		mc_alert_ack_clear(&a);
 	}
 }
 
-static void on_message(struct mosquitto *m, void *obj,
-                       const struct mosquitto_message *msg,
-                       const mosquitto_property *props)
+void mcc_mqtt_intake(struct mcc *c, const char *topic, const void *payload,
+                     size_t len, bool retain)
 {
-	struct mcc_mqtt *q = obj;
 	char node[65];
 	const char *suffix = NULL;
-	size_t len, limit;
+	size_t limit;
 
-	(void)m;
-	(void)props;
-	if (!msg->topic || msg->payloadlen < 0)
-		return;
-	len = (size_t)msg->payloadlen;
-	mcc_metrics_count(q->c, "minecast_mqtt_messages_total", 1);
-
-	if (mc_topic_parse_node(msg->topic, node, &suffix) != MC_OK) {
-		topic_node(msg->topic, node);
-		drop(q, DROP_UNKNOWN, msg->topic, node,
+	mcc_metrics_count(c, "minecast_mqtt_messages_total", 1);
+	if (mc_topic_parse_node(topic, node, &suffix) != MC_OK) {
+		topic_node(topic, node);
+		drop(c, DROP_UNKNOWN, topic, node,
 		     "\"%s\" is not a topic of the minecast protocol "
 		     "(docs/protocol.md §3)",
-		     unknown_part(msg->topic));
+		     unknown_part(topic));
 		return;
 	}
 	/* Our own publishes (pop/ack, cmd, desired) are not for us; with
 	 * "no local" they come only from another client using them. */
 	limit = suffix_limit(suffix);
 	if (!limit) {
-		drop(q, DROP_UNKNOWN, msg->topic, node,
+		drop(c, DROP_UNKNOWN, topic, node,
 		     "\"%s\" is written by the controller, not by nodes; "
 		     "another client is publishing it",
 		     suffix);
@@ -438,21 +434,34 @@ static void on_message(struct mosquitto *m, void *obj,
 	if (len == 0) {
 		/* An empty retained state is the deletion of a retained
 		 * message (node removed), not a message. */
-		if (msg->retain || !strcmp(suffix, MC_TOPIC_STATE))
+		if (retain || !strcmp(suffix, MC_TOPIC_STATE))
 			mc_log_debug("mqtt", "empty retained message on %s",
-			             msg->topic);
+			             topic);
 		else
-			drop(q, DROP_MALFORMED, msg->topic, node,
-			     "empty payload");
+			drop(c, DROP_MALFORMED, topic, node, "empty payload");
 		return;
 	}
 	if (len > limit) {
-		drop(q, DROP_OVERSIZED, msg->topic, node,
+		drop(c, DROP_OVERSIZED, topic, node,
 		     "%zu bytes, over the %zu-byte limit of a %s message", len,
 		     limit, suffix);
 		return;
 	}
-	handle(q, msg->topic, node, suffix, msg->payload, len);
+	handle(c, topic, node, suffix, payload, len);
+}
+
+static void on_message(struct mosquitto *m, void *obj,
+                       const struct mosquitto_message *msg,
+                       const mosquitto_property *props)
+{
+	struct mcc_mqtt *q = obj;
+
+	(void)m;
+	(void)props;
+	if (!msg->topic || msg->payloadlen < 0)
+		return;
+	mcc_mqtt_intake(q->c, msg->topic, msg->payload, (size_t)msg->payloadlen,
+	                msg->retain);
 }
 
 static void on_connect(struct mosquitto *m, void *obj, int rc, int flags,
@@ -675,7 +684,6 @@ static void mqtt_free(struct mcc_mqtt *q)
 		mosquitto_destroy(q->m);
 	free(q->online_json);
 	free(q->offline_json);
-	pthread_mutex_destroy(&q->log_lock);
 	free(q);
 }
 
@@ -698,12 +706,10 @@ enum mc_err mcc_mqtt_start(struct mcc *c, struct mc_error *err)
 	if (!q)
 		return mc_error_set(err, MC_ERR_NOMEM, "mqtt: out of memory");
 	q->c = c;
-	pthread_mutex_init(&q->log_lock, NULL);
 	/* Labelled counters print together when made in a fixed order. */
 	mcc_metrics_count(c, "minecast_mqtt_messages_total", 0);
 	for (int i = 0; i < DROP_COUNT; i++)
 		mcc_metrics_count(c, drop_counters[i], 0);
-	q->log_window_ms = mc_mono_ms();
 	q->online_json = presence_json(true, now);
 	q->offline_json = presence_json(false, now);
 	if (!q->online_json || !q->offline_json) {
