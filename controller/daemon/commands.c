@@ -94,10 +94,9 @@ static int node_exists(sqlite3 *db, const char *node)
 static void expire(sqlite3 *db, int64_t now)
 {
 	sqlite3_stmt *st = mcc_db_prepare(
-	        db,
-	        "UPDATE commands SET status = 'expired', message ="
-	        " coalesce(message, 'no result before it expired')"
-	        " WHERE status IN ('pending', 'sent') AND expires_ms <= ?1");
+	        db, "UPDATE commands SET status = 'expired', message ="
+	            " coalesce(message, 'no result before it expired')"
+	            " WHERE status IN ('sent','pending') AND expires_ms <= ?1");
 
 	if (!st)
 		return;
@@ -147,7 +146,8 @@ void mcc_commands_tick(struct mcc *c)
 	if (!mcc_mqtt_connected(c))
 		return;
 	st = mcc_db_prepare(db, "SELECT id, node_id, envelope FROM commands"
-	                        " WHERE status = 'pending' AND expires_ms > ?1"
+	                        " WHERE status IN ('sent','pending') AND"
+	                        " status = 'pending' AND expires_ms > ?1"
 	                        " ORDER BY issued_ms LIMIT 1000");
 	if (!st)
 		return;
