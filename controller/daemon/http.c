@@ -244,6 +244,7 @@ int mcc_http_status_of(enum mc_err code)
 	case MC_ERR_UTF8:
 	case MC_ERR_REF:
 	case MC_ERR_TZ:
+	case MC_ERR_UNSUPPORTED: /* a rule or version the input asks for */
 	case MC_ERR_INVAL: return 400;
 	case MC_ERR_TOO_LARGE: return 413;
 	case MC_ERR_AUTH: return 401;

@@ -74,10 +74,10 @@ void mcc_resp_json(struct mcc_resp *rs, int status, json_t *doc);
 void mcc_resp_error(struct mcc_resp *rs, int status, const char *field,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Respond with a JSON error from an mc_error (code → status: PARSE, TYPE,
- * RANGE, MISSING, UTF8, REF, TZ → 400; TOO_LARGE → 413; AUTH → 401;
- * FORBIDDEN → 403; NOTFOUND → 404; EXISTS, CONFLICT → 409; MEDIA → 422;
- * others → 500).  The field is the part of the
- * message before the first ": " when it looks like a field path. */
+ * RANGE, MISSING, UTF8, REF, TZ, UNSUPPORTED, INVAL → 400; TOO_LARGE → 413;
+ * AUTH → 401; FORBIDDEN → 403; NOTFOUND → 404; EXISTS, CONFLICT → 409; MEDIA →
+ * 422; others → 500).  The field is the part of the message before the first ":
+ * " when it looks like a field path. */
 void mcc_resp_mc_error(struct mcc_resp *rs, const struct mc_error *err);
 /* The HTTP status mcc_resp_mc_error uses for code. */
 int mcc_http_status_of(enum mc_err code);

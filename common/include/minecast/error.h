@@ -34,11 +34,11 @@ enum mc_err {
 	MC_ERR_HASH,     /* content does not match its sha256 */
 	MC_ERR_NOTFOUND, /* a looked-up thing does not exist */
 	MC_ERR_UNSUPPORTED, /* a format version or feature this build lacks */
-	MC_ERR_AUTH,      /* credentials missing, wrong or expired */
-	MC_ERR_FORBIDDEN, /* the caller may not do this (role, own work) */
-	MC_ERR_EXISTS,    /* the thing to create exists already */
-	MC_ERR_CONFLICT,  /* the request clashes with the current state */
-	MC_ERR_MEDIA      /* an uploaded file cannot be decoded or is refused */
+	MC_ERR_AUTH,        /* credentials missing, wrong or expired */
+	MC_ERR_FORBIDDEN,   /* the caller may not do this (role, own work) */
+	MC_ERR_EXISTS,      /* the thing to create exists already */
+	MC_ERR_CONFLICT,    /* the request clashes with the current state */
+	MC_ERR_MEDIA /* an uploaded file cannot be decoded or is refused */
 };
 
 /* Longest message kept in struct mc_error, including the NUL. */
