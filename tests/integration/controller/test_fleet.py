@@ -499,6 +499,9 @@ class PlayerFleet(CtlTest):
     results, a real screenshot upload, offline through its will."""
 
     per_class = True
+    # The broker as provisioning keeps it: password file and ACL; the
+    # controller logs in as its own user, the player with its bundle.
+    rig_options = {"mqtt_auth": True}
     NODE = "pi-pop-01"
     CONTENT = "slogan-ky-luat"
     NAME = 'Khẩu hiệu "Kỷ luật, Đồng tâm"'
