@@ -1,6 +1,6 @@
 /*
  * minecastctl login, logout, whoami, user, token, backup — people and
- * credentials over the controller's API (docs/api-parts/core.md), and
+ * credentials over the controller's API (docs/api.md), and
  * the database backup, online through the API or offline from the file.
  */
 #include <errno.h>

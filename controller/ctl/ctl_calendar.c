@@ -1,7 +1,7 @@
 /*
  * minecastctl playlist, entry, review, submit, approve, reject, import,
  * export, preview — the calendar and the editorial workflow over the
- * controller's API (docs/api-parts/calendar.md).
+ * controller's API (docs/api.md).
  *
  * `import campaign FILE` reads a campaign file as it is kept in
  * playlists/ (assets named by `src`, relative to the file), uploads each

@@ -1,6 +1,6 @@
 /*
  * minecastctl content — the content library over the controller's API
- * (docs/api-parts/content.md): list and show items, add slogans, upload
+ * (docs/api.md): list and show items, add slogans, upload
  * images and audio (with a progress bar), make spoken bulletins from
  * Vietnamese text, edit, delete, and fetch a preview as the screens draw
  * it.

@@ -11,7 +11,7 @@
  *              [--csv FILE]                      GET /v1/reports/pop
  *
  * The server side is controller/daemon/fleet.c, commands.c and reports.c;
- * the API is docs/api-parts/fleet.md.
+ * the API is docs/api.md.
  */
 #include <getopt.h>
 #include <inttypes.h>

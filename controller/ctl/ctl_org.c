@@ -1,6 +1,6 @@
 /*
  * minecastctl group, company, site, node — the organisation over the
- * controller's API (docs/api-parts/org.md), and provisioning: `node add`
+ * controller's API (docs/api.md), and provisioning: `node add`
  * registers a node and writes its player's config bundle (player.conf
  * with its broker password, trusted.pub) into a directory; `node
  * provision` makes a new password and bundle.

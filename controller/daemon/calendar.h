@@ -13,7 +13,7 @@
  *   GET /v1/export/campaign[?drafts=1], GET /v1/export/ics[?drafts=1]
  *   GET /v1/preview?node=|site=&date=YYYY-MM-DD[&drafts=1]
  *
- * docs/api-parts/calendar.md documents every endpoint.  The pure parts
+ * docs/api.md documents every endpoint.  The pure parts
  * (the iCalendar reader and writer, the campaign mapping) are declared
  * here so that unit tests and the fuzz harness call them directly.
  */

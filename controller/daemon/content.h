@@ -16,7 +16,7 @@
  * Uploads are decoded and probed (media.h) before anything is stored; a
  * refused file leaves nothing behind.  Items are checked by the manifest
  * codec and stored in manifest form; every edit goes through workflow.h.
- * docs/api-parts/content.md documents every endpoint.
+ * docs/api.md documents every endpoint.
  */
 #ifndef MCC_CONTENT_H
 #define MCC_CONTENT_H

@@ -5,7 +5,7 @@
  * The first half answers "where does this node sit" and "which nodes do
  * these targets select" for publishing, alerts and previews; the second
  * half is the CRUD API of /v1/groups, /v1/companies, /v1/sites and
- * /v1/nodes (docs/api-parts/org.md).
+ * /v1/nodes (docs/api.md).
  */
 #include <stdio.h>
 #include <stdlib.h>

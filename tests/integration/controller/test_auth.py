@@ -1,5 +1,5 @@
 """People, credentials and the service endpoints of minecast-controller,
-over real HTTP (docs/api-parts/core.md): sessions with CSRF, the login
+over real HTTP (docs/api.md): sessions with CSRF, the login
 rate limit, API tokens, user management, roles on a sample of every
 module's endpoints, bad bodies, /healthz, /metrics, backup, and the
 minecastctl commands of ctl_auth.c."""

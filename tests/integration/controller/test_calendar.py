@@ -1,4 +1,4 @@
-"""The calendar over real HTTP (docs/api-parts/calendar.md): playlists and
+"""The calendar over real HTTP (docs/api.md): playlists and
 entries checked by the manifest codec (the errors are the codec's, with
 the field path), targets through the organisation, the schedule
 settings, the November 2023 campaign imported with `minecastctl import

@@ -1,4 +1,4 @@
-"""Content library API tests (docs/api-parts/content.md) over real HTTP.
+"""Content library API tests (docs/api.md) over real HTTP.
 
 Slogans, uploads of images and audio (real files made here with
 ImageMagick and sox), refused files that leave nothing behind, speech

@@ -1,5 +1,5 @@
 """The fleet side of minecast-controller over a real mosquitto, real HTTP
-and real players (docs/api-parts/fleet.md, docs/protocol.md §3, §6):
+and real players (docs/api.md, docs/protocol.md §3, §6):
 MQTT messages that are malformed, oversized, on unknown topics, forged
 (the body names another node) or from unregistered nodes are dropped,
 logged and change nothing; node status and its flags from injected

@@ -1,5 +1,5 @@
 """The organisation and provisioning of minecast-controller over real
-HTTP (docs/api-parts/org.md): groups, companies, sites and nodes with
+HTTP (docs/api.md): groups, companies, sites and nodes with
 their filters, renames, moves, tags and refusals; every bad input the
 handlers check; roles; the minecastctl group/company/site/node commands;
 and provisioning end to end: a real mosquitto with the password and ACL

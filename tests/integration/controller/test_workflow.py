@@ -1,4 +1,4 @@
-"""The editorial workflow over real HTTP (docs/api-parts/calendar.md,
+"""The editorial workflow over real HTTP (docs/api.md,
 workflow): draft → submitted → approved | rejected for content, playlists
 and entries; nobody approves (or rejects) a revision they wrote or
 submitted; only approvers approve; editing approved work sends it back to
