@@ -14,9 +14,12 @@ before the clock starts.
 
     bench/ctl_ingest.py [--build DIR] [--runs N] [--nodes N]
                         [--batches N] [--batch N] [--clients N] [--json]
+                        [--out FILE]
 
 Prints one line per run and the median, min and max (benchlib.summary);
---json prints the summary as JSON.  Not a test: nothing is asserted.
+--json prints the summary as JSON; the summary with the run's parameters
+is also written to --out (default bench/out/ctl_ingest.json, read by
+bench/run).  Not a test: nothing is asserted.
 Target (DESIGN.md): >= 20,000 records/s.
 """
 
@@ -160,12 +163,21 @@ def main():
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--timeout", type=int, default=300)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "out",
+                                                  "ctl_ingest.json"))
     args = ap.parse_args()
     if not 1 <= args.batch <= 1000:
         ap.error("--batch must be 1..1000")
     h = rig_module(args.build)
     rates = [one_run(h, r, args) for r in range(args.runs)]
     s = benchlib.summary([round(r) for r in rates])
+    os.makedirs(os.path.dirname(args.out), exist_ok=True)
+    with open(args.out, "w") as fh:
+        json.dump({"machine": os.uname().machine, "cpus": os.cpu_count(),
+                   "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                   "nodes": args.nodes, "batches": args.batches,
+                   "batch": args.batch, "clients": args.clients,
+                   "pop_ingest_records_per_s": s}, fh, indent=1)
     if args.json:
         print(json.dumps({"pop_ingest_records_per_s": s}))
     else:

@@ -2,6 +2,7 @@
 """Screen benchmarks (issue: the screen and loudspeaker outputs).
 
   bench/screen.py [--build DIR] [--runs N] [--seconds S] [--out FILE]
+                  [--ticker-runs N]
                   [--render-driver software|opengl|opengles2]
 
 A real minecast-player with screen_output = sdl at 1920x1080 on SDL's
@@ -23,7 +24,8 @@ mcharness.py: real mosquitto, the test HTTP server, signed pointers):
 4. Ticker frame pacing: one ticker slogan for max(S, 65) seconds; the sdl
    output logs, once a minute, its animated frames and the refreshes it
    missed (a gap between presents of n refreshes misses n - 1).  Reported
-   as missed frames per minute.
+   as missed frames per minute.  --ticker-runs N (default: --runs) sets
+   how many; 0 leaves the ticker out (a run lasts over a minute).
 
 The offscreen driver has no vsync: frames are paced by the player's main
 loop alone, which is the harder case.  --render-driver picks SDL's
@@ -54,6 +56,8 @@ def parse_args():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=60,
                     help="measurement window of each run")
+    ap.add_argument("--ticker-runs", type=int, default=None,
+                    help="ticker runs (default --runs; 0: none)")
     ap.add_argument("--render-driver", default="software")
     ap.add_argument("--video-driver", default="offscreen",
                     help="offscreen (loads Mesa's EGL, and with it LLVM "
@@ -236,7 +240,8 @@ def run_ticker(n):
 def main():
     cyc = [run_cycle(i) for i in range(ARGS.runs)]
     sta = [run_static(i) for i in range(ARGS.runs)]
-    tic = [run_ticker(i) for i in range(ARGS.runs)]
+    n_tic = ARGS.runs if ARGS.ticker_runs is None else ARGS.ticker_runs
+    tic = [run_ticker(i) for i in range(n_tic)]
     out = {
         "machine": os.uname().machine, "cpus": os.cpu_count(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
@@ -250,13 +255,15 @@ def main():
                                    for c in cyc]),
         "cpu_percent_static": summary([s["cpu_percent_static"]
                                        for s in sta]),
-        "ticker_missed_per_min": summary([t["missed_per_min"]
-                                          for t in tic]),
-        "ticker_frames": [t["frames"] for t in tic],
-        "ticker_refresh_hz": tic[0]["refresh_hz"],
-        "cpu_percent_ticker": summary([t["cpu_percent_ticker"]
-                                       for t in tic]),
     }
+    if tic:
+        out.update({
+            "ticker_missed_per_min": summary([t["missed_per_min"]
+                                              for t in tic]),
+            "ticker_frames": [t["frames"] for t in tic],
+            "ticker_refresh_hz": tic[0]["refresh_hz"],
+            "cpu_percent_ticker": summary([t["cpu_percent_ticker"]
+                                           for t in tic])})
     os.makedirs(os.path.dirname(ARGS.out), exist_ok=True)
     with open(ARGS.out, "w") as fh:
         json.dump(out, fh, indent=1)
@@ -272,11 +279,13 @@ def main():
           % (r, fmt(out["cpu_percent_static"], "%", 2)))
     print("| first frame from cache after start, %s | %s | ≤ 1 s |"
           % (r, fmt(out["first_frame_ms"], "ms", 0)))
-    print("| ticker frame pacing, %s, %.0f Hz, no vsync | %s missed/min "
-          "(CPU %s) | — |"
-          % (r, out["ticker_refresh_hz"],
-             fmt(out["ticker_missed_per_min"], "", 1).replace("  ", " "),
-             fmt(out["cpu_percent_ticker"], "%", 1)))
+    if tic:
+        print("| ticker frame pacing, %s, %.0f Hz, no vsync | %s "
+              "missed/min (CPU %s) | — |"
+              % (r, out["ticker_refresh_hz"],
+                 fmt(out["ticker_missed_per_min"], "", 1)
+                 .replace("  ", " "),
+                 fmt(out["cpu_percent_ticker"], "%", 1)))
     print(json.dumps(out, indent=1))
 
 
