@@ -1,0 +1,791 @@
+#!/usr/bin/python3
+"""Fleet-scale figures with minecast-sim (issue 6), on loopback.
+
+  bench/fleet.py [--build DIR] [--quick | --full] [--out FILE]
+                 [--nodes N --publish-runs R --alert-runs A --soak-s S]
+                 [--no-profile]
+
+A session is: a real mosquitto (RLIMIT_NOFILE raised to the hard limit,
+max_connections -1, the production config's queue and packet limits,
+anonymous: the simulator does not provision 10,000 passwords), a real
+minecast-controller (the controller integration-test harness,
+tests/integration/controller/ctlharness.py: fresh database, users of
+every role with API tokens; log level warn), an approved slogan shown
+on every node by a company-wide entry, and minecast-sim holding N nodes
+(--register: sites and nodes created through the API; health every
+30 s; 2 proof-of-play records per node per minute).  Then:
+
+  publish  a first publish, waited for until every node applied it;
+           then R times: the editor changes the slogan, the approver
+           approves it and publishes; measured from the POST
+           /v1/publish request to the last node's applied state as the
+           controller recorded it (GET /v1/rollout, applied_ms)
+  alert    A times: POST /v1/alerts to every node; per node the time
+           from the alert's issued_ms to the controller's receipt of
+           its "delivered" acknowledgement (GET /v1/alerts/{id}); p50,
+           p99 and the last over the nodes; then the alert is cleared
+  soak     S seconds of health and proof of play; the controller's CPU
+           and VmRSS from /proc every 10 s; then the simulator stops
+           cleanly (it drains its proof of play) and its report is
+           compared with the controller's minecast_pop_records_total
+
+--quick: one session of 1,000 nodes: 3 publishes, 3 alerts, a 60 s
+soak.  --full (default): 1,000 nodes with 10 publishes and 10 alerts;
+then 10,000 nodes with 5 publishes and a 600 s soak.  A publish or
+alert figure whose median misses its target gets one more run under
+`perf record` (controller, mosquitto and simulator; not counted in the
+figure), summarised in the JSON (bench/perfsum.py).
+
+Writes JSON to --out (default bench/out/fleet.json) with the figures in
+bench/report.py's form, read by bench/run.  Not a test: nothing here
+asserts a figure.
+"""
+
+import argparse
+import http.client
+import json
+import math
+import os
+import re
+import resource
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+from benchlib import HERE, SRC, harness, proc_stat
+
+import perfsum
+
+
+def parse_args():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--build", default=os.path.join(SRC, "build", "gcc"),
+                    help="build directory with a release minecast-sim "
+                    "and minecast-controller")
+    g = ap.add_mutually_exclusive_group()
+    g.add_argument("--quick", action="store_true")
+    g.add_argument("--full", action="store_true")
+    ap.add_argument("--nodes", type=int, help="one session of N nodes "
+                    "instead of the --quick/--full sessions")
+    ap.add_argument("--publish-runs", type=int, default=3)
+    ap.add_argument("--alert-runs", type=int, default=3)
+    ap.add_argument("--soak-s", type=float, default=0)
+    ap.add_argument("--sites", type=int, default=0,
+                    help="sites the nodes are spread over (default "
+                    "N / 50, at least 1)")
+    ap.add_argument("--no-profile", action="store_true")
+    ap.add_argument("--out", default=os.path.join(HERE, "out",
+                                                  "fleet.json"))
+    a = ap.parse_args()
+    if a.nodes is not None and a.nodes < 1:
+        ap.error("--nodes must be at least 1")
+    return a
+
+
+ARGS = parse_args()
+harness(ARGS.build, "minecast-bench-fleet-")
+from controller import ctlharness as ch  # noqa: E402  (needs the env)
+
+TARGETS = {"publish": {1000: 1000.0, 10000: 5000.0}, "alert_p99": 250.0}
+SAMPLE_S = 10
+
+
+def log(msg):
+    print("fleet: " + msg, flush=True)
+
+
+def sim_bin():
+    return os.path.join(ARGS.build, "sim", "minecast-sim")
+
+
+def pct(values, p):
+    """Nearest-rank percentile."""
+    s = sorted(values)
+    if not s:
+        return None
+    return s[max(0, min(len(s) - 1, int(math.ceil(p / 100.0 * len(s)))
+                        - 1))]
+
+
+def stat(values, **params):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    out = {"median": statistics.median(values), "min": min(values),
+           "max": max(values), "n": len(values), "runs": values}
+    if params:
+        out["params"] = params
+    return out
+
+
+def slope(points):
+    """Least-squares slope of [(x, y)]; 0 for fewer than two."""
+    if len(points) < 2:
+        return 0.0
+    mx = sum(x for x, _ in points) / len(points)
+    my = sum(y for _, y in points) / len(points)
+    den = sum((x - mx) ** 2 for x, _ in points)
+    if den == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in points) / den
+
+
+# ---- the broker ----------------------------------------------------------
+
+
+class FleetBroker(ch.CtlBroker):
+    """mosquitto for thousands of clients: no connection limit, the
+    production config's queue limits, and only warnings in its log."""
+
+    def _start(self):
+        conf = os.path.join(self.dir, "mosquitto.conf")
+        lines = [
+            "listener %d %s" % (self.port, ch.HOST),
+            "allow_anonymous true",
+            "max_connections -1",
+            "persistence true",
+            "persistence_location %s/" % self.dir,
+            "autosave_interval 300",
+            "max_queued_messages 1000",
+            "max_queued_bytes 16777216",
+            "max_inflight_messages 20",
+            "max_packet_size 1048576",
+            "log_dest file %s" % self.log,
+            "log_type error",
+            "log_type warning",
+            "connection_messages false",
+        ]
+        if os.geteuid() == 0:
+            import pwd
+            lines.append("user %s" % pwd.getpwuid(os.getuid()).pw_name)
+        with open(conf, "w") as fh:
+            fh.write("\n".join(lines) + "\n")
+        out = open(os.path.join(self.dir, "mosquitto.out"), "ab")
+        self.proc = subprocess.Popen(["mosquitto", "-c", conf],
+                                     stdout=out, stderr=out,
+                                     stdin=subprocess.DEVNULL)
+        out.close()
+
+        def up():
+            if self.proc.poll() is not None:
+                self._why = "exited"
+                raise AssertionError("mosquitto exited at start:\n"
+                                     + ch.tail(self.log))
+            return ch.accepting(self.port)
+        ch.wait_for(up, 10, "mosquitto on port %d" % self.port)
+
+
+def raise_nofile():
+    """Every process started from here (mosquitto, the controller, the
+    simulator) inherits the raised limit, as from `ulimit -n`."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+# ---- the API -------------------------------------------------------------
+
+
+class Api:
+    """One keep-alive connection to the controller."""
+
+    def __init__(self, rig):
+        self.rig = rig
+        self.conn = None
+
+    def call(self, method, path, body=None, token="admin",
+             expect=(200, 201)):
+        h = {"Authorization": "Bearer " + self.rig.tokens[token]}
+        data = None
+        if body is not None:
+            data = json.dumps(body, ensure_ascii=False).encode()
+            h["Content-Type"] = "application/json"
+        for attempt in (0, 1):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(
+                    ch.HOST, self.rig.port, timeout=120)
+            try:
+                self.conn.request(method, path, body=data, headers=h)
+                r = self.conn.getresponse()
+                raw = r.read()
+                break
+            except (OSError, http.client.HTTPException):
+                self.conn.close()
+                self.conn = None
+                if attempt:
+                    raise
+        if r.status not in expect:
+            raise AssertionError("%s %s: %d %s" % (method, path, r.status,
+                                                   raw[:300]))
+        return json.loads(raw) if raw else None
+
+
+def slogan(text):
+    return {"id": "slogan-fleet", "type": "slogan", "name": "slogan-fleet",
+            "text": text, "style": {"fg": "#FFD700", "bg": "#B71C1C"},
+            "submit": True}
+
+
+def schedule(api):
+    """An approved slogan on every node: content, playlist, entry."""
+    api.call("POST", "/v1/content", slogan("Kỷ luật và Đồng tâm"),
+             token="editor")
+    api.call("POST", "/v1/content/slogan-fleet/approve", {},
+             token="approver")
+    api.call("POST", "/v1/playlists", {
+        "id": "pl-fleet", "name": "fleet", "submit": True,
+        "items": [{"content": "slogan-fleet", "duration_s": 15}]},
+        token="editor")
+    api.call("POST", "/v1/playlists/pl-fleet/approve", {}, token="approver")
+    api.call("POST", "/v1/entries", {
+        "id": "e-fleet", "name": "fleet", "playlist": "pl-fleet",
+        "channel": "screen", "priority": 10, "submit": True},
+        token="editor")
+    api.call("POST", "/v1/entries/e-fleet/approve", {}, token="approver")
+
+
+def metric(rig, name):
+    st, body, _ = rig.api("GET", "/metrics", token="admin")
+    if st != 200:
+        raise AssertionError("GET /metrics: %d" % st)
+    total = 0.0
+    for line in body.decode().splitlines():
+        m = re.match(r"^%s(\{[^}]*\})? ([0-9.e+-]+)$" % re.escape(name),
+                     line)
+        if m:
+            total += float(m.group(2))
+    return total
+
+
+# ---- the simulator -------------------------------------------------------
+
+
+class Sim:
+    """minecast-sim as a child process, with its report file."""
+
+    def __init__(self, rig, nodes, sites, directory):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.report_path = os.path.join(directory, "sim-report.json")
+        self.ready = os.path.join(directory, "sim-ready")
+        self.log = os.path.join(directory, "sim.log")
+        self.cmd = [sim_bin(), "--nodes", str(nodes),
+                    "--broker", "%s:%d" % (ch.HOST, rig.broker.port),
+                    "--controller", rig.base,
+                    "--token", rig.tokens["admin"],
+                    "--trusted", rig.key + ".pub",
+                    "--prefix", "sim-", "--sites", str(sites),
+                    "--register", "--health-s", "30", "--pop-rate", "2",
+                    "--report", self.report_path,
+                    "--ready-file", self.ready, "--progress-s", "10"]
+        fh = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.cmd, stdout=fh, stderr=fh,
+                                     stdin=subprocess.DEVNULL)
+        fh.close()
+
+    def shown(self):
+        c = [os.path.basename(self.cmd[0])] + self.cmd[1:]
+        i = c.index("--token")
+        c[i + 1] = "TOKEN"
+        return " ".join(c)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout):
+        def ok():
+            if not self.alive():
+                raise AssertionError("minecast-sim exited (%s):\n%s" % (
+                    self.proc.returncode, ch.tail(self.log)))
+            return os.path.exists(self.ready)
+        ch.wait_for(ok, timeout, "every simulated node connected and "
+                    "subscribed", interval=0.5)
+
+    def snapshot(self, timeout=30):
+        """Ask for the report now (SIGUSR1) and read it."""
+        before = os.stat(self.report_path).st_mtime_ns \
+            if os.path.exists(self.report_path) else 0
+        self.proc.send_signal(signal.SIGUSR1)
+        ch.wait_for(lambda: os.path.exists(self.report_path) and
+                    os.stat(self.report_path).st_mtime_ns != before,
+                    timeout, "the simulator's report")
+        time.sleep(0.2)
+        return self.read()
+
+    def read(self):
+        with open(self.report_path) as fh:
+            return json.load(fh)
+
+    def stop(self, timeout=120):
+        """The clean stop: SIGTERM, then the report written at exit."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("minecast-sim did not stop within "
+                                     "%d s" % timeout)
+        return self.proc.returncode
+
+
+# ---- measurements --------------------------------------------------------
+
+
+def rollout_totals(api):
+    return api.call("GET", "/v1/rollout?limit=0", token="technician")[
+        "totals"]
+
+
+def wait_applied(api, nodes, timeout):
+    deadline = time.monotonic() + timeout
+    while True:
+        t = rollout_totals(api)
+        if t["applied"] >= nodes and t["pending"] == 0:
+            return t
+        if time.monotonic() > deadline:
+            raise AssertionError("publish: only %d of %d nodes applied "
+                                 "after %d s (%s)" % (t["applied"], nodes,
+                                                      timeout, t))
+        time.sleep(0.2)
+
+
+def one_publish(api, nodes, r, timeout):
+    api.call("PUT", "/v1/content/slogan-fleet",
+             slogan("An toàn là trên hết — lần %d" % r), token="editor")
+    api.call("POST", "/v1/content/slogan-fleet/approve", {},
+             token="approver")
+    t0 = time.time()
+    rep = api.call("POST", "/v1/publish", {}, token="approver")
+    if rep["changed"] != nodes:
+        raise AssertionError("publish changed %d pointers, expected %d"
+                             % (rep["changed"], nodes))
+    wait_applied(api, nodes, timeout)
+    items = api.call("GET", "/v1/rollout", token="technician")["items"]
+    lat = [it["applied_ms"] - t0 * 1000 for it in items
+           if it.get("applied_ms") is not None]
+    if len(lat) < nodes:
+        raise AssertionError("rollout: %d nodes with applied_ms, expected "
+                             "%d" % (len(lat), nodes))
+    return {"last_ms": max(lat), "p50_ms": pct(lat, 50),
+            "p99_ms": pct(lat, 99), "server_ms": rep["duration_ms"],
+            "phases_ms": rep.get("phases_ms")}
+
+
+def one_alert(api, nodes, r, timeout=60):
+    aid = "bench-%d-%d" % (os.getpid(), r)
+    a = api.call("POST", "/v1/alerts", {
+        "id": aid, "level": "danger", "confirm": True, "ttl_s": 600,
+        "text": "Kiểm tra hệ thống cảnh báo lần %d" % r},
+        token="technician")
+    if a["targeted"] != nodes:
+        raise AssertionError("alert targeted %d nodes, expected %d"
+                             % (a["targeted"], nodes))
+    deadline = time.monotonic() + timeout
+    while True:
+        time.sleep(0.25)
+        d = api.call("GET", "/v1/alerts/" + aid, token="technician")
+        c = d["counts"]
+        if c["delivered"] + c["started"] >= nodes and \
+                all(n.get("delivered_ms") for n in d["nodes"]):
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError("alert: %s after %d s" % (c, timeout))
+    # The started acks follow at start_at_ms.
+    time.sleep(max(0, (d["start_at_ms"] - time.time() * 1000) / 1000) + 1)
+    d = api.call("GET", "/v1/alerts/" + aid, token="technician")
+    issued = d["issued_ms"]
+    deliv = [n["delivered_ms"] - issued for n in d["nodes"]
+             if n.get("delivered_ms")]
+    started = [n["started_ms"] - issued for n in d["nodes"]
+               if n.get("started_ms")]
+    api.call("POST", "/v1/alerts/%s/clear" % aid, {}, token="technician")
+    return {"p50_ms": pct(deliv, 50), "p99_ms": pct(deliv, 99),
+            "last_ms": max(deliv), "delivered": len(deliv),
+            "started": len(started),
+            "started_p99_ms": pct(started, 99) if started else None,
+            "lead_ms": d["start_at_ms"] - issued,
+            "start_spread_ms": d.get("start_spread_ms")}
+
+
+def cpu_times(pids):
+    out = {}
+    for name, pid in pids.items():
+        try:
+            out[name] = proc_stat(pid)[1]
+        except OSError:
+            out[name] = None
+    return out
+
+
+def profiled(what, pids, fn, out_dir):
+    """fn() once more under perf record -p, with the processes' CPU
+    time over the window."""
+    why = perfsum.available()
+    if why:
+        return None, {"error": why}
+    path = os.path.join(out_dir, "%s.perf.data" % what)
+    hz = os.sysconf("SC_CLK_TCK")
+    rec = perfsum.Recorder(path, list(pids.values())).start()
+    c0 = cpu_times(pids)
+    try:
+        res = fn()
+    finally:
+        c1 = cpu_times(pids)
+        wall = rec.stop()
+    if wall is None:
+        return None, {"error": "perf record failed: %s"
+                      % getattr(rec, "error", "")}
+    s = perfsum.summarise(path, window_s=wall)
+    s["cpu_s"] = {k: (c1[k] - c0[k]) / hz for k in pids
+                  if c0.get(k) is not None and c1.get(k) is not None}
+    s["where"] = "one more %s run, not counted, under `perf record -p` " \
+        "of the controller, mosquitto and minecast-sim" % what
+    return res, s
+
+
+def limit_of(s, target_text, cores):
+    """The plain sentence before the profile: which process took the
+    CPU, and whether the machine's cores were full."""
+    if not s or s.get("error") or not s.get("cpu_s"):
+        return perfsum.text(s) if s else ""
+    w = s["window_s"] or 1
+    used = sum(s["cpu_s"].values())
+    top = max(s["cpu_s"].items(), key=lambda kv: kv[1])
+    bits = ["Over the profiled run the three processes used %.2f of the "
+            "%d cores (%.0f %% of the machine)" % (used / w, cores,
+                                                  100 * used / w / cores),
+            "%s the most (%.2f cores)" % (top[0], top[1] / w)]
+    if used / w > 0.8 * cores:
+        bits.append("the cores were saturated, so the figure is bound by "
+                    "CPU on this machine, with the simulated nodes "
+                    "competing with the controller and the broker")
+    return "; ".join(bits) + ". " + perfsum.text(s)
+
+
+# ---- a session -----------------------------------------------------------
+
+
+def session(nodes, publish_runs, alert_runs, soak_s, out):
+    sites = ARGS.sites or max(1, nodes // 50)
+    name = "fleet-%d" % nodes
+    rig = ch.CtlRig(name, config={"controller": {"log_level": "warn"}},
+                    start=False)
+    rig.broker = FleetBroker(os.path.join(rig.dir, "mqtt"))
+    sim = None
+    res = {"nodes": nodes, "sites": sites}
+    out["sessions"].append(res)  # kept also when the session fails
+    pids = {}
+    try:
+        rig.start()
+        api = Api(rig)
+        schedule(api)
+        t = time.monotonic()
+        sim = Sim(rig, nodes, sites, rig.dir)
+        res["sim_cmd"] = sim.shown()
+        log("%d nodes: %s" % (nodes, res["sim_cmd"]))
+        sim.wait_ready(120 + nodes / 50)
+        res["ready_s"] = time.monotonic() - t
+        log("%d nodes registered, connected and subscribed in %.1f s"
+            % (nodes, res["ready_s"]))
+        pids = {"minecast-controller": rig.proc.pid,
+                "mosquitto": rig.broker.proc.pid,
+                "minecast-sim": sim.proc.pid}
+        tmo = 60 + nodes / 100
+        t = time.monotonic()
+        rep = api.call("POST", "/v1/publish", {}, token="approver")
+        wait_applied(api, nodes, tmo)
+        res["first_publish"] = {"server_ms": rep["duration_ms"],
+                                "applied_s": time.monotonic() - t}
+        log("first publish applied by every node in %.1f s"
+            % res["first_publish"]["applied_s"])
+        if publish_runs:
+            runs = []
+            for r in range(publish_runs):
+                runs.append(one_publish(api, nodes, r + 1, tmo))
+                log("publish %d: last node applied after %.0f ms "
+                    "(p50 %.0f ms; the publish itself %d ms)" % (
+                        r + 1, runs[-1]["last_ms"], runs[-1]["p50_ms"],
+                        runs[-1]["server_ms"]))
+                time.sleep(1)
+            res["publish"] = runs
+            med = statistics.median(x["last_ms"] for x in runs)
+            tgt = TARGETS["publish"].get(nodes)
+            if tgt and med > tgt and not ARGS.no_profile:
+                log("publish misses %.0f ms; profiling one more" % tgt)
+                extra, prof = profiled(
+                    "publish", pids, lambda: one_publish(
+                        api, nodes, publish_runs + 1, tmo), rig.dir)
+                res["publish_profile"] = prof
+                res["publish_profiled_run"] = extra
+        if alert_runs:
+            runs = []
+            for r in range(alert_runs):
+                runs.append(one_alert(api, nodes, r + 1))
+                log("alert %d: p50 %.1f ms, p99 %.1f ms, last %.1f ms"
+                    % (r + 1, runs[-1]["p50_ms"], runs[-1]["p99_ms"],
+                       runs[-1]["last_ms"]))
+                time.sleep(1)
+            res["alert"] = runs
+            med = statistics.median(x["p99_ms"] for x in runs)
+            if med > TARGETS["alert_p99"] and not ARGS.no_profile:
+                log("alert p99 misses; profiling one more")
+                extra, prof = profiled(
+                    "alert", pids, lambda: one_alert(
+                        api, nodes, alert_runs + 1), rig.dir)
+                res["alert_profile"] = prof
+                res["alert_profiled_run"] = extra
+        if soak_s:
+            res["soak"] = soak(rig, api, sim, nodes, soak_s, pids)
+        rc = sim.stop()
+        res["sim_exit"] = rc
+        rep = sim.read()
+        res["sim_report"] = trim_report(rep)
+        res["pop"] = pop_counts(rep, rig)
+        log("proof of play: %s" % res["pop"])
+        if "soak" in res:
+            res["soak"]["pop"] = res["pop"]
+    finally:
+        if sim is not None and sim.alive():
+            sim.proc.kill()
+            sim.proc.wait()
+        rig.close()
+    return res
+
+
+def soak(rig, api, sim, nodes, seconds, pids):
+    hz = os.sysconf("SC_CLK_TCK")
+    log("soak: %d nodes for %d s" % (nodes, seconds))
+    samples = []
+    t0 = time.monotonic()
+    last = {k: proc_stat(p) for k, p in pids.items()}
+    last_t = t0
+    while time.monotonic() - t0 < seconds:
+        time.sleep(min(SAMPLE_S, max(0.1, seconds -
+                                     (time.monotonic() - t0))))
+        now = time.monotonic()
+        row = {"t_s": now - t0}
+        for k, p in pids.items():
+            rss, ticks = proc_stat(p)
+            cpu = 100.0 * (ticks - last[k][1]) / hz / (now - last_t)
+            last[k] = (rss, ticks)
+            if k == "minecast-controller":
+                row["cpu_percent"], row["rss_mb"] = cpu, rss / 1024
+            else:
+                row[k] = {"cpu_percent": cpu, "rss_mb": rss / 1024}
+        last_t = now
+        samples.append(row)
+        if not sim.alive():
+            raise AssertionError("minecast-sim exited during the soak:\n"
+                                 + ch.tail(sim.log))
+    fleet = api.call("GET", "/v1/fleet?flag=stale", token="technician")
+    return {"seconds": seconds, "interval_s": SAMPLE_S, "samples": samples,
+            "fleet_counts": fleet["counts"], "stale": fleet["total"]}
+
+
+def trim_report(rep):
+    """The simulator's report without its per-node part."""
+    if isinstance(rep, dict):
+        return {k: v for k, v in rep.items() if k not in ("nodes",)}
+    return rep
+
+
+def find(doc, *paths):
+    """The first of several key paths present in doc (the simulator's
+    report, docs/sim.md)."""
+    for path in paths:
+        cur = doc
+        for k in path.split("."):
+            if isinstance(cur, dict) and k in cur:
+                cur = cur[k]
+            else:
+                cur = None
+                break
+        if cur is not None:
+            return cur
+    return None
+
+
+def pop_counts(rep, rig):
+    sent = find(rep, "totals.pop_sent", "summary.pop.sent", "pop.sent")
+    acked = find(rep, "totals.pop_acked", "summary.pop.acked", "pop.acked")
+    made = find(rep, "totals.pop_records", "summary.pop.records",
+                "pop.records")
+    outstanding = find(rep, "totals.pop_outstanding",
+                       "summary.pop.outstanding", "pop.outstanding")
+    stored = metric(rig, "minecast_pop_records_total")
+    return {"records": made, "sent": sent, "acked": acked,
+            "outstanding": outstanding, "stored": int(stored),
+            "lost_acks": (sent - acked) if None not in (sent, acked)
+            else None,
+            "lost_records": (sent - int(stored)) if sent is not None
+            else None}
+
+
+# ---- figures -------------------------------------------------------------
+
+
+def figures(out):
+    figs = {}
+    cores = os.cpu_count() or 1
+    for s in out["sessions"]:
+        n = s["nodes"]
+        if s.get("publish"):
+            f = stat([x["last_ms"] for x in s["publish"]], nodes=n)
+            f["detail"] = (
+                "per publish, the median node applied after %.0f ms, the "
+                "99th percentile after %.0f ms; the publish itself "
+                "(compile, sign, store, hand to the broker) took %.0f ms; "
+                "%d nodes registered, connected and subscribed in %.1f s"
+                % (statistics.median(x["p50_ms"] for x in s["publish"]),
+                   statistics.median(x["p99_ms"] for x in s["publish"]),
+                   statistics.median(x["server_ms"] for x in s["publish"]),
+                   n, s.get("ready_s", 0)))
+            if s.get("publish_profile"):
+                f["profile"] = s["publish_profile"]
+                f["limit"] = limit_of(s["publish_profile"], "", cores)
+            figs["fleet.publish.%d" % n] = f
+        if s.get("alert"):
+            a = s["alert"]
+            figs["fleet.alert.p50"] = stat([x["p50_ms"] for x in a],
+                                           nodes=fmt_n(n))
+            figs["fleet.alert.p99"] = stat([x["p99_ms"] for x in a],
+                                           nodes=fmt_n(n))
+            figs["fleet.alert.last"] = stat([x["last_ms"] for x in a],
+                                            nodes=fmt_n(n))
+            st = [x["started_p99_ms"] for x in a
+                  if x.get("started_p99_ms") is not None]
+            if st:
+                figs["fleet.alert.started_p99"] = stat(st, nodes=fmt_n(n))
+                figs["fleet.alert.started_p99"]["detail"] = (
+                    "the alerts start %d ms after issue (the controller's "
+                    "alert_lead_ms); start instants of the nodes spread "
+                    "over %s ms" % (a[0]["lead_ms"], ", ".join(
+                        "%s" % x.get("start_spread_ms") for x in a[:5])))
+            if s.get("alert_profile"):
+                f = figs["fleet.alert.p99"]
+                f["profile"] = s["alert_profile"]
+                f["limit"] = limit_of(s["alert_profile"], "", cores)
+        if s.get("soak"):
+            figs.update(soak_figures(s))
+    sizes = [s["nodes"] for s in out["sessions"]]
+    why = "not in this run's plan (%s)" % ", ".join(
+        "%s nodes" % fmt_n(n) for n in sizes) if sizes else "no session"
+    if out.get("error"):
+        why = "the fleet run failed: %s" % out["error"]
+    for key in ("fleet.publish.1000", "fleet.publish.10000",
+                "fleet.alert.p50", "fleet.alert.p99", "fleet.alert.last",
+                "fleet.alert.started_p99", "fleet.soak.lost_acks",
+                "fleet.soak.lost_records", "fleet.soak.rss",
+                "fleet.soak.cpu"):
+        figs.setdefault(key, {"why": why})
+    return figs
+
+
+def fmt_n(n):
+    return "{:,}".format(n)
+
+
+def soak_figures(s):
+    k = s["soak"]
+    p = k.get("pop") or {}
+    params = {"nodes": fmt_n(s["nodes"]),
+              "minutes": "%g" % round(k["seconds"] / 60.0, 1)}
+    out = {}
+    for key, field in (("fleet.soak.lost_acks", "lost_acks"),
+                       ("fleet.soak.lost_records", "lost_records")):
+        v = p.get(field)
+        if v is None:
+            out[key] = {"why": "the simulator's report has no proof-of-"
+                        "play counts"}
+            continue
+        out[key] = {"median": v, "min": v, "max": v, "n": 1, "runs": [v],
+                    "params": params,
+                    "text": "%d of %d records sent (%s acknowledged, %d "
+                    "stored by the controller)" % (
+                        v, p["sent"], p.get("acked"), p["stored"])}
+        if v:
+            out[key]["limit"] = (
+                "The simulator's report: %s; the controller stored %d "
+                "records (minecast_pop_records_total). See its log in "
+                "the bench output." % (json.dumps(
+                    {kk: p[kk] for kk in ("records", "sent", "acked",
+                                          "outstanding")}), p["stored"]))
+    smp = k["samples"]
+    if smp:
+        length = k["seconds"]
+        half = smp[len(smp) // 2:] if len(smp) >= 4 else smp
+        for key, field, unit, tol in (
+                ("fleet.soak.rss", "rss_mb", "MB", None),
+                ("fleet.soak.cpu", "cpu_percent", "%", 2.0)):
+            vals = [x[field] for x in smp]
+            sl = slope([(x["t_s"], x[field]) for x in half])
+            drift = sl * length
+            med = statistics.median(vals)
+            lim = tol if tol is not None else max(2.0, 0.02 * med)
+            flat = abs(drift) <= lim
+            sp = "" if unit == "%" else " "
+            f = stat(vals, **params)
+            f.update({
+                "flat": flat, "slope_per_hour": sl * 3600,
+                "start": vals[0], "end": vals[-1],
+                "text": "start %.1f%s%s, end %.1f%s%s, max %.1f%s%s; "
+                "slope %+.2f%s%s per hour over the second half (%+.2f%s%s "
+                "over the soak; flat within %.1f%s%s)" % (
+                    vals[0], sp, unit, vals[-1], sp, unit, max(vals), sp,
+                    unit, sl * 3600, sp, unit, drift, sp, unit, lim, sp,
+                    unit)})
+            if not flat:
+                f["limit"] = (
+                    "Not profiled: a drift over a soak is a trend, not a "
+                    "hot spot; the samples are in the JSON (soak.samples)")
+            out[key] = f
+    return out
+
+
+def main():
+    hard = raise_nofile()
+    if not os.access(sim_bin(), os.X_OK):
+        raise SystemExit("%s: not built (cmake --build %s)" % (
+            sim_bin(), ARGS.build))
+    if ARGS.nodes:
+        plan = [(ARGS.nodes, ARGS.publish_runs, ARGS.alert_runs,
+                 ARGS.soak_s)]
+    elif ARGS.quick:
+        plan = [(1000, 3, 3, 60)]
+    else:
+        plan = [(1000, 10, 10, 0), (10000, 5, 0, 600)]
+    out = {"machine": os.uname().machine, "cpus": os.cpu_count(),
+           "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+           "nofile_limit": hard, "plan": plan, "sessions": []}
+    log("RLIMIT_NOFILE %d; plan (nodes, publishes, alerts, soak s): %s"
+        % (hard, plan))
+    err = None
+    try:
+        for p in plan:
+            session(*p, out=out)
+    except Exception as e:  # write what was measured, then fail
+        err = e
+        out["error"] = "%s: %s" % (type(e).__name__, e)
+    out["figures"] = figures(out)
+    soak_s = [s for s in out["sessions"] if s.get("soak")]
+    if soak_s:
+        out["soak"] = soak_s[-1]["soak"]
+    os.makedirs(os.path.dirname(ARGS.out), exist_ok=True)
+    with open(ARGS.out, "w") as fh:
+        json.dump(out, fh, indent=1, ensure_ascii=False)
+    for k, f in sorted(out["figures"].items()):
+        if "median" in f:
+            log("%s: %s" % (k, f.get("text") or "median %.1f (%.1f–%.1f, "
+                            "%d runs)" % (f["median"], f["min"], f["max"],
+                                          f["n"])))
+    if err is not None:
+        raise err
+
+
+if __name__ == "__main__":
+    sys.exit(main())
