@@ -69,6 +69,9 @@ def parse_args():
     ap.add_argument("--procs", type=int, default=1,
                     help="client processes the threads are spread over "
                     "(fewer threads per interpreter lock)")
+    ap.add_argument("--http-threads", type=int, default=0,
+                    help="the controller's [controller] http_threads "
+                    "(0 = its default)")
     ap.add_argument("--client", choices=("c", "python"), default="c",
                     help="c: bench/apiload.c (mc-apiload, libcurl multi "
                     "in one thread; default); python: client threads")
@@ -258,7 +261,9 @@ def c_clients(rig):
 
 
 def run(n):
-    rig = ch.CtlRig("api-%d" % n)
+    extra = ({"controller": {"http_threads": str(ARGS.http_threads)}}
+             if ARGS.http_threads else None)
+    rig = ch.CtlRig("api-%d" % n, config=extra)
     try:
         # A user per client (its own token; the PATCH changes its own
         # display name).
