@@ -126,6 +126,25 @@ static enum mc_err db_error(sqlite3 *db, const char *what, struct mc_error *err)
 	                    "cơ sở dữ liệu lỗi / database error (%s)", what);
 }
 
+/* Step st to its one row: MC_OK on a row, MC_ERR_NOTFOUND naming the
+ * missing key/id (vi: what it is, in Vietnamese), a database error
+ * otherwise (what: the query, for the log). */
+static enum mc_err place_row(sqlite3 *db, sqlite3_stmt *st, const char *what,
+                             const char *key, const char *vi, const char *id,
+                             struct mc_error *err)
+{
+	const char *shown = mc_id_valid(id) ? id : "?";
+	int step = sqlite3_step(st);
+
+	if (step == SQLITE_ROW)
+		return MC_OK;
+	if (step == SQLITE_DONE)
+		return mc_error_set(err, MC_ERR_NOTFOUND,
+		                    "%s: không có %s '%.64s' / no %s '%.64s'",
+		                    key, vi, shown, key, shown);
+	return db_error(db, what, err);
+}
+
 /* Append a tag to a place. */
 static enum mc_err place_add_tag(struct mcc_place *p, const char *tag)
 {
@@ -159,19 +178,9 @@ enum mc_err mcc_org_node_place(sqlite3 *db, const char *node,
 		goto fail;
 	}
 	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE) {
-		rc = mc_error_set(err, MC_ERR_NOTFOUND,
-		                  "node: không có thiết bị '%.64s' / no node "
-		                  "'%.64s'",
-		                  mc_id_valid(node) ? node : "?",
-		                  mc_id_valid(node) ? node : "?");
+	rc = place_row(db, st, "node place", "node", "thiết bị", node, err);
+	if (rc != MC_OK)
 		goto fail;
-	}
-	if (step != SQLITE_ROW) {
-		rc = db_error(db, "node place", err);
-		goto fail;
-	}
 	p.node = strdup(node);
 	oom = !p.node;
 	p.site = col_str(st, 0, &oom);
@@ -220,7 +229,6 @@ enum mc_err mcc_org_site_place(sqlite3 *db, const char *site,
 	sqlite3_stmt *st;
 	enum mc_err rc = MC_OK;
 	bool oom = false;
-	int step;
 
 	st = mcc_db_prepare(db, "SELECT s.company_id, c.group_id FROM sites s "
 	                        "LEFT JOIN companies c ON c.id = s.company_id "
@@ -228,19 +236,9 @@ enum mc_err mcc_org_site_place(sqlite3 *db, const char *site,
 	if (!st)
 		return db_error(db, "site place", err);
 	sqlite3_bind_text(st, 1, site, -1, SQLITE_STATIC);
-	step = sqlite3_step(st);
-	if (step == SQLITE_DONE) {
-		rc = mc_error_set(err, MC_ERR_NOTFOUND,
-		                  "site: không có công trường '%.64s' / no "
-		                  "site '%.64s'",
-		                  mc_id_valid(site) ? site : "?",
-		                  mc_id_valid(site) ? site : "?");
+	rc = place_row(db, st, "site place", "site", "công trường", site, err);
+	if (rc != MC_OK)
 		goto out;
-	}
-	if (step != SQLITE_ROW) {
-		rc = db_error(db, "site place", err);
-		goto out;
-	}
 	p.site = strdup(site);
 	oom = !p.site;
 	p.company = col_str(st, 0, &oom);
@@ -1114,6 +1112,69 @@ static enum mc_err db_fail(struct mc_error *err)
 	                    "controller's log");
 }
 
+/* Open the request's transaction in *db. */
+static enum mc_err begin(struct mcc_req *rq, sqlite3 **db, struct mc_error *err)
+{
+	*db = mcc_db(rq->c);
+	if (!*db || mcc_db_begin(*db) != MC_OK)
+		return db_fail(err);
+	return MC_OK;
+}
+
+/* The object sql (?1 = id) selects, in *out (new reference); MC_ERR_NOTFOUND
+ * naming it (vi, en: what it is) when there is none. */
+static enum mc_err fetch_existing(sqlite3 *db, const char *sql, const char *id,
+                                  const char *vi, const char *en, json_t **out,
+                                  struct mc_error *err)
+{
+	json_t *obj = fetch_one(db, sql, id);
+
+	*out = NULL;
+	if (!obj)
+		return db_fail(err);
+	if (json_is_null(obj)) {
+		json_decref(obj);
+		return mc_error_set(err, MC_ERR_NOTFOUND,
+		                    "id: không có %s '%s' / no %s '%s'", vi, id,
+		                    en, id);
+	}
+	*out = obj;
+	return MC_OK;
+}
+
+/* id must not be in table yet: MC_ERR_EXISTS otherwise. */
+static enum mc_err check_new(sqlite3 *db, const char *table, const char *id,
+                             const char *vi, const char *en,
+                             struct mc_error *err)
+{
+	int found = mcc__org_exists(db, table, id);
+
+	if (found < 0)
+		return db_fail(err);
+	if (found)
+		return mc_error_set(
+		        err, MC_ERR_EXISTS,
+		        "id: %s '%s' đã có / %s '%s' exists already", vi, id,
+		        en, id);
+	return MC_OK;
+}
+
+/* The id the body's key names must be in table: MC_ERR_REF otherwise. */
+static enum mc_err check_ref(sqlite3 *db, const char *table, const char *key,
+                             const char *vi, const char *id,
+                             struct mc_error *err)
+{
+	int found = mcc__org_exists(db, table, id);
+
+	if (found < 0)
+		return db_fail(err);
+	if (!found)
+		return mc_error_set(err, MC_ERR_REF,
+		                    "%s: không có %s '%s' / no %s '%s'", key,
+		                    vi, id, key, id);
+	return MC_OK;
+}
+
 /* -- lists ---------------------------------------------------------- */
 
 static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
@@ -1209,18 +1270,12 @@ static void get_object(struct mcc_req *rq, struct mcc_resp *rs, const char *sql,
 	if (!id)
 		goto bad;
 	db = mcc_db(rq->c);
-	obj = db ? fetch_one(db, sql, id) : NULL;
-	if (!obj) {
+	if (!db) {
 		db_fail(&err);
 		goto bad;
 	}
-	if (json_is_null(obj)) {
-		json_decref(obj);
-		mc_error_set(&err, MC_ERR_NOTFOUND,
-		             "id: không có %s '%s' / no %s '%s'", vi, id, en,
-		             id);
+	if (fetch_existing(db, sql, id, vi, en, &obj, &err) != MC_OK)
 		goto bad;
-	}
 	mcc_resp_json(rs, 200, obj);
 	return;
 bad:
@@ -1241,7 +1296,7 @@ static void kind_create(const struct org_kind *k, struct mcc_req *rq,
 	struct mc_error err;
 	bool in_tx = false, present;
 	sqlite3 *db = NULL;
-	int found, step;
+	int step;
 
 	mc_error_clear(&err);
 	body = mcc_req_json(rq, rs);
@@ -1256,33 +1311,13 @@ static void kind_create(const struct org_kind *k, struct mcc_req *rq,
 	     get_ref(body, k->parent, &present, &parent, &err) != MC_OK) ||
 	    (k->timezone && get_timezone(body, &tz, &err) != MC_OK))
 		goto bad;
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	found = mcc__org_exists(db, k->table, id);
-	if (found < 0)
-		goto dberr;
-	if (found) {
-		mc_error_set(&err, MC_ERR_EXISTS,
-		             "id: %s '%s' đã có / %s '%s' exists already",
-		             k->vi, id, k->en, id);
+	if (check_new(db, k->table, id, k->vi, k->en, &err) != MC_OK ||
+	    (parent && check_ref(db, k->parent_table, k->parent, k->parent_vi,
+	                         parent, &err) != MC_OK))
 		goto bad;
-	}
-	if (parent) {
-		found = mcc__org_exists(db, k->parent_table, parent);
-		if (found < 0)
-			goto dberr;
-		if (!found) {
-			mc_error_set(&err, MC_ERR_REF,
-			             "%s: không có %s '%s' / no %s '%s'",
-			             k->parent, k->parent_vi, parent, k->parent,
-			             parent);
-			goto bad;
-		}
-	}
 	if (k->timezone && !tz)
 		tz = tz_default = default_timezone(db);
 	st = mcc_db_prepare(db, k->insert_sql);
@@ -1363,34 +1398,14 @@ static void kind_update(const struct org_kind *k, struct mcc_req *rq,
 		             "body: không có gì để sửa / nothing to change");
 		goto bad;
 	}
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	before = fetch_one(db, k->one_sql, id);
-	if (!before)
-		goto dberr;
-	if (json_is_null(before)) {
-		mc_error_set(&err, MC_ERR_NOTFOUND,
-		             "id: không có %s '%s' / no %s '%s'", k->vi, id,
-		             k->en, id);
+	if (fetch_existing(db, k->one_sql, id, k->vi, k->en, &before, &err) !=
+	            MC_OK ||
+	    (parent && check_ref(db, k->parent_table, k->parent, k->parent_vi,
+	                         parent, &err) != MC_OK))
 		goto bad;
-	}
-	if (parent) {
-		int found = mcc__org_exists(db, k->parent_table, parent);
-
-		if (found < 0)
-			goto dberr;
-		if (!found) {
-			mc_error_set(&err, MC_ERR_REF,
-			             "%s: không có %s '%s' / no %s '%s'",
-			             k->parent, k->parent_vi, parent, k->parent,
-			             parent);
-			goto bad;
-		}
-	}
 	if (name) {
 		snprintf(sql, sizeof(sql),
 		         "UPDATE %s SET name = ?2 WHERE id = ?1", k->table);
@@ -1447,21 +1462,12 @@ static void kind_delete(const struct org_kind *k, struct mcc_req *rq,
 	id = path_id(rq, &err);
 	if (!id)
 		goto bad;
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	before = fetch_one(db, k->one_sql, id);
-	if (!before)
-		goto dberr;
-	if (json_is_null(before)) {
-		mc_error_set(&err, MC_ERR_NOTFOUND,
-		             "id: không có %s '%s' / no %s '%s'", k->vi, id,
-		             k->en, id);
+	if (fetch_existing(db, k->one_sql, id, k->vi, k->en, &before, &err) !=
+	    MC_OK)
 		goto bad;
-	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE %s = ?1",
 	         k->child_table, k->child_col);
 	n = count1(db, sql, id);
@@ -1546,16 +1552,7 @@ static void nodes_get(struct mcc_req *rq, struct mcc_resp *rs)
 static enum mc_err check_site(sqlite3 *db, const char *site,
                               struct mc_error *err)
 {
-	int found = mcc__org_exists(db, "sites", site);
-
-	if (found < 0)
-		return db_fail(err);
-	if (!found)
-		return mc_error_set(err, MC_ERR_REF,
-		                    "site: không có công trường '%s' / no site "
-		                    "'%s'",
-		                    site, site);
-	return MC_OK;
+	return check_ref(db, "sites", "site", "công trường", site, err);
 }
 
 static void nodes_create(struct mcc_req *rq, struct mcc_resp *rs)
@@ -1570,7 +1567,7 @@ static void nodes_create(struct mcc_req *rq, struct mcc_resp *rs)
 	char *name = NULL;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *st;
-	int found, step;
+	int step;
 
 	mc_error_clear(&err);
 	body = mcc_req_json(rq, rs);
@@ -1590,23 +1587,11 @@ static void nodes_create(struct mcc_req *rq, struct mcc_resp *rs)
 		             id);
 		goto bad;
 	}
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	found = mcc__org_exists(db, "nodes", id);
-	if (found < 0)
-		goto dberr;
-	if (found) {
-		mc_error_set(
-		        &err, MC_ERR_EXISTS,
-		        "id: thiết bị '%s' đã có / node '%s' exists already",
-		        id, id);
-		goto bad;
-	}
-	if (check_site(db, site, &err) != MC_OK)
+	if (check_new(db, "nodes", id, "thiết bị", "node", &err) != MC_OK ||
+	    check_site(db, site, &err) != MC_OK)
 		goto bad;
 	st = mcc_db_prepare(db, "INSERT INTO nodes (id, name, site_id, "
 	                        "created_ms) VALUES (?1, ?2, ?3, ?4)");
@@ -1673,21 +1658,12 @@ static void nodes_update(struct mcc_req *rq, struct mcc_resp *rs)
 		             "body: không có gì để sửa / nothing to change");
 		goto bad;
 	}
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	before = fetch_one(db, NODE_ONE_SQL, id);
-	if (!before)
-		goto dberr;
-	if (json_is_null(before)) {
-		mc_error_set(&err, MC_ERR_NOTFOUND,
-		             "id: không có thiết bị '%s' / no node '%s'", id,
-		             id);
+	if (fetch_existing(db, NODE_ONE_SQL, id, "thiết bị", "node", &before,
+	                   &err) != MC_OK)
 		goto bad;
-	}
 	if (site && check_site(db, site, &err) != MC_OK)
 		goto bad;
 	if (name && run2(db, "UPDATE nodes SET name = ?2 WHERE id = ?1", id,
@@ -1736,21 +1712,12 @@ static void nodes_delete(struct mcc_req *rq, struct mcc_resp *rs)
 	id = path_id(rq, &err);
 	if (!id)
 		goto bad;
-	db = mcc_db(rq->c);
-	if (!db || mcc_db_begin(db) != MC_OK) {
-		db_fail(&err);
+	if (begin(rq, &db, &err) != MC_OK)
 		goto bad;
-	}
 	in_tx = true;
-	before = fetch_one(db, NODE_ONE_SQL, id);
-	if (!before)
-		goto dberr;
-	if (json_is_null(before)) {
-		mc_error_set(&err, MC_ERR_NOTFOUND,
-		             "id: không có thiết bị '%s' / no node '%s'", id,
-		             id);
+	if (fetch_existing(db, NODE_ONE_SQL, id, "thiết bị", "node", &before,
+	                   &err) != MC_OK)
 		goto bad;
-	}
 	step = run2(db, "DELETE FROM nodes WHERE id = ?1", id, NULL);
 	if ((step & 0xff) == SQLITE_CONSTRAINT) {
 		mc_error_set(
