@@ -61,6 +61,13 @@ struct wf_row {
 	json_t *doc;          /* doc_json (new reference) or NULL */
 };
 
+/* The caller's answer to any database failure (logged where it happens). */
+static enum mc_err db_err(struct mc_error *err)
+{
+	return mc_error_set(err, MC_ERR_IO,
+	                    "cơ sở dữ liệu lỗi / database error");
+}
+
 static void row_clear(struct wf_row *r)
 {
 	json_decref(r->doc);
@@ -88,9 +95,7 @@ static enum mc_err read_row(sqlite3 *db, enum mcc_kind kind, const char *id,
 	         kind_tables[kind]);
 	st = mcc_db_prepare(db, sql);
 	if (!st)
-		return mc_error_set(err, MC_ERR_IO,
-		                    "cơ sở dữ liệu lỗi / "
-		                    "database error");
+		return db_err(err);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
@@ -109,9 +114,7 @@ static enum mc_err read_row(sqlite3 *db, enum mcc_kind kind, const char *id,
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		mc_log_error("workflow", "reading %s '%s': %s",
 		             kind_tables[kind], id, sqlite3_errstr(rc));
-		return mc_error_set(err, MC_ERR_IO,
-		                    "cơ sở dữ liệu lỗi / "
-		                    "database error");
+		return db_err(err);
 	}
 	return MC_OK;
 }
@@ -126,8 +129,7 @@ static enum mc_err step_done(sqlite3_stmt *st, const char *what,
 	if (rc == SQLITE_DONE)
 		return MC_OK;
 	mc_log_error("workflow", "%s: %s", what, sqlite3_errstr(rc));
-	return mc_error_set(err, MC_ERR_IO,
-	                    "cơ sở dữ liệu lỗi / database error");
+	return db_err(err);
 }
 
 static void bind_opt_int(sqlite3_stmt *st, int i, int64_t v)
@@ -239,8 +241,7 @@ static enum mc_err set_columns(sqlite3 *db, enum mcc_kind kind, const char *id,
 		sqlite3_bind_text(st, 4, id, -1, SQLITE_TRANSIENT);
 		return step_done(st, "entry columns", err);
 	}
-	return mc_error_set(err, MC_ERR_IO,
-	                    "cơ sở dữ liệu lỗi / database error");
+	return db_err(err);
 }
 
 static enum mc_err audit(sqlite3 *db, const struct mcc_principal *who,
@@ -286,8 +287,7 @@ static enum mc_err submit_row(sqlite3 *db, const struct mcc_principal *who,
 	         kind_tables[kind]);
 	st = mcc_db_prepare(db, sql);
 	if (!st) {
-		rc = mc_error_set(err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / database error");
+		rc = db_err(err);
 		goto out;
 	}
 	{
@@ -386,22 +386,6 @@ enum mc_err mcc_wf_save(sqlite3 *db, const struct mcc_principal *who,
 		                     "NULL, reviewed_by = NULL, reviewed_ms = "
 		                     "NULL, created_ms = ?6, deleted = 0"
 		                   : "");
-		st = mcc_db_prepare(db, sql);
-		if (!st) {
-			rc = mc_error_set(err, MC_ERR_IO,
-			                  "cơ sở dữ liệu lỗi / "
-			                  "database error");
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, who->user_id);
-		if (sub) {
-			bind_opt_int(st, 4, who->user_id);
-			sqlite3_bind_int64(st, 5, now);
-		}
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
 	} else {
 		snprintf(
 		        sql, sizeof(sql),
@@ -414,30 +398,29 @@ enum mc_err mcc_wf_save(sqlite3 *db, const struct mcc_principal *who,
 		        : kind == MCC_KIND_ENTRY ? ", channel"
 		                                 : "",
 		        kind == MCC_KIND_PLAYLIST ? "" : ", ?8");
-		st = mcc_db_prepare(db, sql);
-		if (!st) {
-			rc = mc_error_set(err, MC_ERR_IO,
-			                  "cơ sở dữ liệu lỗi / "
-			                  "database error");
-			goto out;
-		}
-		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(st, 3, who->user_id);
-		if (sub) {
-			bind_opt_int(st, 4, who->user_id);
-			sqlite3_bind_int64(st, 5, now);
-		}
-		sqlite3_bind_int64(st, 6, now);
-		sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
-		/* The NOT NULL columns that have no default. */
-		if (kind != MCC_KIND_PLAYLIST)
-			sqlite3_bind_text(st, 8,
-			                  doc_str(doc, kind == MCC_KIND_CONTENT
-			                                       ? "type"
-			                                       : "channel"),
-			                  -1, SQLITE_TRANSIENT);
 	}
+	/* One set of parameters serves both statements. */
+	st = mcc_db_prepare(db, sql);
+	if (!st) {
+		rc = db_err(err);
+		goto out;
+	}
+	sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, who->user_id);
+	if (sub) {
+		bind_opt_int(st, 4, who->user_id);
+		sqlite3_bind_int64(st, 5, now);
+	}
+	sqlite3_bind_int64(st, 6, now);
+	sqlite3_bind_text(st, 7, id, -1, SQLITE_TRANSIENT);
+	/* A new row's NOT NULL columns that have no default. */
+	if (!r.found && kind != MCC_KIND_PLAYLIST)
+		sqlite3_bind_text(st, 8,
+		                  doc_str(doc, kind == MCC_KIND_CONTENT
+		                                       ? "type"
+		                                       : "channel"),
+		                  -1, SQLITE_TRANSIENT);
 	rc = step_done(st, "save", err);
 	if (rc == MC_OK)
 		rc = set_columns(db, kind, id, doc, err);
@@ -466,16 +449,12 @@ static enum mc_err is_approved(sqlite3 *db, enum mcc_kind kind, const char *id,
 	         kind_tables[kind]);
 	st = mcc_db_prepare(db, sql);
 	if (!st)
-		return mc_error_set(err, MC_ERR_IO,
-		                    "cơ sở dữ liệu lỗi / "
-		                    "database error");
+		return db_err(err);
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st);
 	mcc_db_done(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return mc_error_set(err, MC_ERR_IO,
-		                    "cơ sở dữ liệu lỗi / "
-		                    "database error");
+		return db_err(err);
 	*ok = rc == SQLITE_ROW;
 	return MC_OK;
 }
@@ -649,8 +628,7 @@ static enum mc_err review(sqlite3 *db, const struct mcc_principal *who,
 		         kind_tables[kind]);
 	st = mcc_db_prepare(db, sql);
 	if (!st) {
-		rc = mc_error_set(err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / database error");
+		rc = db_err(err);
 		goto out;
 	}
 	bind_opt_int(st, 1, who->user_id);
@@ -682,8 +660,7 @@ static enum mc_err finish(sqlite3 *db, enum mc_err rc_work,
 	}
 	if (mcc_db_commit(db) != MC_OK) {
 		mcc_db_rollback(db);
-		return mc_error_set(err, MC_ERR_IO,
-		                    "cơ sở dữ liệu lỗi / database error");
+		return db_err(err);
 	}
 	return MC_OK;
 }
@@ -853,8 +830,7 @@ enum mc_err mcc_wf_delete(sqlite3 *db, const struct mcc_principal *who,
 	         kind_tables[kind]);
 	st = mcc_db_prepare(db, sql);
 	if (!st) {
-		rc = mc_error_set(err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / database error");
+		rc = db_err(err);
 		goto out;
 	}
 	sqlite3_bind_int64(st, 1, mc_now_ms());
