@@ -97,6 +97,95 @@ int ctl_bad_option(const char *what, char **argv, int c)
 	return ctl_usage(what, "unknown option '%s'", argv[optind - 1]);
 }
 
+bool ctl_is_help(const char *arg)
+{
+	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0 ||
+	       strcmp(arg, "help") == 0;
+}
+
+int ctl_family(const char *family, int argc, char **argv,
+               void (*help)(FILE *out),
+               int (*pick)(struct ctl_conn *conn, const char *sub, int argc,
+                           char **argv))
+{
+	struct ctl_conn conn;
+	char what[64];
+	int rc;
+
+	/* Connection options first: they may stand anywhere, also before
+	 * the subcommand ("user --url U list"). */
+	rc = ctl_conn_init(&conn, family, &argc, argv);
+	if (rc != MC_CTL_OK)
+		goto out;
+	if (argc < 2) {
+		help(stderr);
+		rc = MC_CTL_USAGE;
+		goto out;
+	}
+	if (ctl_is_help(argv[1])) {
+		help(stdout);
+		goto out;
+	}
+	snprintf(what, sizeof(what), "%s %s", family, argv[1]);
+	conn.what = what;
+	opterr = 0;
+	/* argv from the subcommand on: argv[0] = "add". */
+	rc = pick(&conn, argv[1], argc - 1, argv + 1);
+out:
+	ctl_conn_free(&conn);
+	return rc;
+}
+
+int ctl_no_arg(const char *what, int argc, char **argv)
+{
+	if (optind < argc)
+		return ctl_usage(what, "unexpected argument '%s'",
+		                 argv[optind]);
+	return MC_CTL_OK;
+}
+
+int ctl_one_arg(const char *what, int argc, char **argv, const char *label,
+                const char **out)
+{
+	if (optind >= argc)
+		return ctl_usage(what, "missing the %s", label);
+	if (optind + 1 < argc)
+		return ctl_usage(what, "unexpected argument '%s'",
+		                 argv[optind + 1]);
+	*out = argv[optind];
+	return MC_CTL_OK;
+}
+
+bool ctl_add_query(char **path, const char *key, const char *value)
+{
+	char *esc, *grown;
+
+	if (!value)
+		return true;
+	esc = ctl_escape(value);
+	if (!esc)
+		return false;
+	grown = mc_printf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
+	                  key, esc);
+	free(esc);
+	if (!grown)
+		return false;
+	free(*path);
+	*path = grown;
+	return true;
+}
+
+char *ctl_id_path(const char *base, const char *id, const char *tail)
+{
+	char *esc = ctl_escape(id), *p;
+
+	if (!esc)
+		return NULL;
+	p = mc_printf("%s/%s%s", base, esc, tail ? tail : "");
+	free(esc);
+	return p;
+}
+
 /* ---- the connection ---------------------------------------------------- */
 
 char *ctl_token_path(void)

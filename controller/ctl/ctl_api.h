@@ -202,6 +202,42 @@ int ctl_usage(const char *what, const char *fmt, ...)
 /* The usage error of an option getopt_long refused (c is its '?' or ':'
  * with opterr = 0 and an optstring starting with ':'). */
 int ctl_bad_option(const char *what, char **argv, int c);
+/* After getopt_long: no positional argument left (else a usage error
+ * labelled what).  Returns MC_CTL_OK or MC_CTL_USAGE. */
+int ctl_no_arg(const char *what, int argc, char **argv);
+/* After getopt_long: exactly one positional argument, in *out (argv's);
+ * a usage error labelled what, naming label ("node's ID") when it is
+ * missing.  Returns MC_CTL_OK or MC_CTL_USAGE. */
+int ctl_one_arg(const char *what, int argc, char **argv, const char *label,
+                const char **out);
+/* Append "?key=value" or "&key=value" (value escaped) to *path (malloc'd,
+ * replaced); nothing when value is NULL.  Returns false when out of
+ * memory (*path unchanged). */
+bool ctl_add_query(char **path, const char *key, const char *value);
+/* base + "/" + escaped id + tail (tail may be NULL): malloc'd, the
+ * caller frees it; NULL when out of memory. */
+char *ctl_id_path(const char *base, const char *id, const char *tail);
+
+/* Is arg a request for help: "--help", "-h" or "help"? */
+bool ctl_is_help(const char *arg);
+
+/*
+ * Run a family of subcommands ("minecastctl user add ..."): the connection
+ * options are taken out of argv wherever they stand; a missing subcommand
+ * prints help to stderr (MC_CTL_USAGE), a help request as the subcommand
+ * prints it to stdout; otherwise errors are labelled "<family> <sub>",
+ * getopt's own messages are turned off and pick runs the subcommand.
+ *
+ * Parameters: family, the word after "minecastctl" ("user"); argc, argv,
+ * the command line from the family on; help, prints the family's help;
+ * pick, runs subcommand sub with argv from the subcommand on (argv[0] =
+ * sub) on the open connection.
+ * Returns: MC_CTL_OK or an MC_CTL_* code (pick's).
+ */
+int ctl_family(const char *family, int argc, char **argv,
+               void (*help)(FILE *out),
+               int (*pick)(struct ctl_conn *conn, const char *sub, int argc,
+                           char **argv));
 
 /*
  * Read a password: from stdin (its first line) when from_stdin, else

@@ -739,44 +739,6 @@ static int user_list(struct ctl_conn *conn, int argc, char **argv)
 	return rc;
 }
 
-/*
- * A family of subcommands: argv[0] is the family ("user"), argv[1] the
- * subcommand.  --help before the subcommand prints the family's help.
- */
-static int family(const char *fam, int argc, char **argv,
-                  void (*help)(FILE *out),
-                  int (*pick)(struct ctl_conn *conn, const char *sub, int argc,
-                              char **argv))
-{
-	struct ctl_conn conn;
-	char what[64];
-	int rc;
-
-	/* Connection options first: they may stand anywhere, also before
-	 * the subcommand ("user --url U list"). */
-	rc = ctl_conn_init(&conn, fam, &argc, argv);
-	if (rc != MC_CTL_OK)
-		goto out;
-	if (argc < 2) {
-		help(stderr);
-		rc = MC_CTL_USAGE;
-		goto out;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		help(stdout);
-		goto out;
-	}
-	snprintf(what, sizeof(what), "%s %s", fam, argv[1]);
-	conn.what = what;
-	opterr = 0;
-	/* argv from the subcommand on: argv[0] = "add". */
-	rc = pick(&conn, argv[1], argc - 1, argv + 1);
-out:
-	ctl_conn_free(&conn);
-	return rc;
-}
-
 static int user_pick(struct ctl_conn *conn, const char *sub, int argc,
                      char **argv)
 {
@@ -793,7 +755,7 @@ static int user_pick(struct ctl_conn *conn, const char *sub, int argc,
 
 int mc_ctl_user(int argc, char **argv)
 {
-	return family("user", argc, argv, user_help, user_pick);
+	return ctl_family("user", argc, argv, user_help, user_pick);
 }
 
 /* ---- token ------------------------------------------------------------- */
@@ -991,7 +953,7 @@ static int token_pick(struct ctl_conn *conn, const char *sub, int argc,
 
 int mc_ctl_token(int argc, char **argv)
 {
-	return family("token", argc, argv, token_help, token_pick);
+	return ctl_family("token", argc, argv, token_help, token_pick);
 }
 
 /* ---- backup ------------------------------------------------------------ */

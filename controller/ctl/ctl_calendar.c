@@ -28,12 +28,6 @@
 
 /* ---- small helpers --------------------------------------------------- */
 
-static bool is_help(const char *a)
-{
-	return strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0 ||
-	       strcmp(a, "help") == 0;
-}
-
 /* Match "--name VALUE" or "--name=VALUE" at argv[*i]; 1 matched, 0 not,
  * -1 value missing (printed). */
 static int opt_value(const char *what, int argc, char **argv, int *i,
@@ -690,45 +684,41 @@ out:
 	return rc;
 }
 
-static int family_main(const struct family *f, void (*help)(FILE *), int argc,
-                       char **argv)
+/* A help request anywhere after the subcommand prints the family's help. */
+static int family_pick(const struct family *f, void (*help)(FILE *),
+                       struct ctl_conn *conn, int argc, char **argv)
 {
-	struct ctl_conn conn;
-	char what[64];
-	int rc = ctl_conn_init(&conn, f->name, &argc, argv);
-
-	if (rc != MC_CTL_OK)
-		goto out;
-	if (argc < 2) {
-		help(stderr);
-		rc = MC_CTL_USAGE;
-		goto out;
-	}
-	if (is_help(argv[1])) {
-		help(stdout);
-		goto out;
-	}
-	for (int i = 2; i < argc; i++)
-		if (is_help(argv[i])) {
+	for (int i = 1; i < argc; i++)
+		if (ctl_is_help(argv[i])) {
 			help(stdout);
-			goto out;
+			return MC_CTL_OK;
 		}
-	snprintf(what, sizeof(what), "%s %s", f->name, argv[1]);
-	conn.what = what;
-	rc = family_run(f, &conn, argc - 1, argv + 1);
-out:
-	ctl_conn_free(&conn);
-	return rc;
+	return family_run(f, conn, argc, argv);
+}
+
+static int playlist_pick(struct ctl_conn *conn, const char *sub, int argc,
+                         char **argv)
+{
+	(void)sub;
+	return family_pick(&playlists, playlist_help, conn, argc, argv);
+}
+
+static int entry_pick(struct ctl_conn *conn, const char *sub, int argc,
+                      char **argv)
+{
+	(void)sub;
+	return family_pick(&entries, entry_help, conn, argc, argv);
 }
 
 int mc_ctl_playlist(int argc, char **argv)
 {
-	return family_main(&playlists, playlist_help, argc, argv);
+	return ctl_family(playlists.name, argc, argv, playlist_help,
+	                  playlist_pick);
 }
 
 int mc_ctl_entry(int argc, char **argv)
 {
-	return family_main(&entries, entry_help, argc, argv);
+	return ctl_family(entries.name, argc, argv, entry_help, entry_pick);
 }
 
 /* ---- the workflow ---------------------------------------------------- */
@@ -800,7 +790,7 @@ static int wf_begin(struct ctl_conn *conn, const char *what, int *argc,
 	if (rc != MC_CTL_OK)
 		return rc;
 	for (int i = 1; i < *argc; i++)
-		if (is_help(argv[i]) &&
+		if (ctl_is_help(argv[i]) &&
 		    !(i > 1 && strcmp(argv[i - 1], "--reason") == 0)) {
 			fputs(review_help, stdout);
 			return -1;
@@ -1315,7 +1305,7 @@ int mc_ctl_import(int argc, char **argv)
 	if (rc != MC_CTL_OK)
 		goto out;
 	for (int i = 1; i < argc; i++)
-		if (is_help(argv[i])) {
+		if (ctl_is_help(argv[i])) {
 			fputs(import_help, stdout);
 			goto out;
 		}
@@ -1376,7 +1366,7 @@ int mc_ctl_export(int argc, char **argv)
 	if (rc != MC_CTL_OK)
 		goto out;
 	for (int i = 1; i < argc; i++)
-		if (is_help(argv[i])) {
+		if (ctl_is_help(argv[i])) {
 			fputs(export_help, stdout);
 			goto out;
 		}
@@ -1559,7 +1549,7 @@ int mc_ctl_preview(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		int r;
 
-		if (is_help(argv[i])) {
+		if (ctl_is_help(argv[i])) {
 			fputs(preview_help, stdout);
 			goto out;
 		}

@@ -243,36 +243,10 @@ static void print_item(json_t *v)
 	}
 }
 
-/* Append "?key=value" or "&key=value" (value escaped) to *path. */
-static bool add_query(char **path, const char *key, const char *value)
-{
-	char *esc, *grown;
-
-	if (!value)
-		return true;
-	esc = ctl_escape(value);
-	if (!esc)
-		return false;
-	grown = mc_printf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
-	                  key, esc);
-	free(esc);
-	if (!grown)
-		return false;
-	free(*path);
-	*path = grown;
-	return true;
-}
-
 /* "/v1/content/" + escaped id + tail (malloc'd). */
 static char *item_path(const char *id, const char *tail)
 {
-	char *esc = ctl_escape(id), *p;
-
-	if (!esc)
-		return NULL;
-	p = mc_printf("/v1/content/%s%s", esc, tail ? tail : "");
-	free(esc);
-	return p;
+	return ctl_id_path("/v1/content", id, tail);
 }
 
 /* image or audio from a file name's extension; NULL if unknown. */
@@ -448,27 +422,6 @@ static json_t *style_of(const struct opts *o, json_t *old)
 	return s;
 }
 
-/* Exactly one positional argument (the id or file) after the options. */
-static int one_arg(struct ctl_conn *conn, int argc, char **argv,
-                   const char *what, const char **out)
-{
-	if (optind >= argc)
-		return ctl_usage(conn->what, "missing the %s", what);
-	if (optind + 1 < argc)
-		return ctl_usage(conn->what, "unexpected argument '%s'",
-		                 argv[optind + 1]);
-	*out = argv[optind];
-	return MC_CTL_OK;
-}
-
-static int no_arg(struct ctl_conn *conn, int argc, char **argv)
-{
-	if (optind < argc)
-		return ctl_usage(conn->what, "unexpected argument '%s'",
-		                 argv[optind]);
-	return MC_CTL_OK;
-}
-
 static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 {
 	struct opts o;
@@ -483,21 +436,22 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 	if (strcmp(sub, "list") == 0 || strcmp(sub, "ls") == 0) {
 		if ((rc = only(conn, &o,
 		               " type status search limit offset ")) ||
-		    (rc = no_arg(conn, argc, argv)))
+		    (rc = ctl_no_arg(conn->what, argc, argv)))
 			return rc;
 		path = strdup("/v1/content");
-		if (!path || !add_query(&path, "type", o.type) ||
-		    !add_query(&path, "status", o.status) ||
-		    !add_query(&path, "q", o.search) ||
-		    !add_query(&path, "limit", o.limit) ||
-		    !add_query(&path, "offset", o.offset))
+		if (!path || !ctl_add_query(&path, "type", o.type) ||
+		    !ctl_add_query(&path, "status", o.status) ||
+		    !ctl_add_query(&path, "q", o.search) ||
+		    !ctl_add_query(&path, "limit", o.limit) ||
+		    !ctl_add_query(&path, "offset", o.offset))
 			goto nomem;
 		rc = ctl_call(conn, "GET", path, NULL, &doc, NULL);
 		if (rc == MC_CTL_OK)
 			rc = ctl_print(conn, doc, print_list);
 	} else if (strcmp(sub, "show") == 0) {
 		if ((rc = only(conn, &o, " ")) ||
-		    (rc = one_arg(conn, argc, argv, "content ID", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "content ID",
+		                      &arg)))
 			return rc;
 		path = item_path(arg, NULL);
 		if (!path)
@@ -507,7 +461,8 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 			rc = ctl_print(conn, doc, print_item);
 	} else if (strcmp(sub, "add-slogan") == 0) {
 		if ((rc = only(conn, &o, " name text submit style ")) ||
-		    (rc = one_arg(conn, argc, argv, "content ID", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "content ID",
+		                      &arg)))
 			return rc;
 		if (!o.text)
 			return ctl_usage(conn->what, "--text is required");
@@ -524,7 +479,7 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 			rc = ctl_print(conn, doc, print_item);
 	} else if (strcmp(sub, "speak") == 0) {
 		if ((rc = only(conn, &o, " id name text submit ")) ||
-		    (rc = no_arg(conn, argc, argv)))
+		    (rc = ctl_no_arg(conn->what, argc, argv)))
 			return rc;
 		if (!o.id || !o.text)
 			return ctl_usage(conn->what,
@@ -544,7 +499,7 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 
 		if ((rc = only(conn, &o,
 		               " id name type fit text replace submit ")) ||
-		    (rc = one_arg(conn, argc, argv, "FILE", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "FILE", &arg)))
 			return rc;
 		if (!o.id)
 			return ctl_usage(conn->what, "--id is required");
@@ -555,14 +510,15 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 			                 "name '%s': give --type image|audio",
 			                 arg);
 		path = strdup("/v1/content/upload");
-		if (!path || !add_query(&path, "id", o.id) ||
-		    !add_query(&path, "type",
-		               o.type ? o.type : (o.replace ? NULL : type)) ||
-		    !add_query(&path, "name", o.name) ||
-		    !add_query(&path, "fit", o.fit) ||
-		    !add_query(&path, "text", o.text) ||
-		    !add_query(&path, "replace", o.replace ? "1" : NULL) ||
-		    !add_query(&path, "submit", o.submit ? "1" : NULL))
+		if (!path || !ctl_add_query(&path, "id", o.id) ||
+		    !ctl_add_query(&path, "type",
+		                   o.type ? o.type
+		                          : (o.replace ? NULL : type)) ||
+		    !ctl_add_query(&path, "name", o.name) ||
+		    !ctl_add_query(&path, "fit", o.fit) ||
+		    !ctl_add_query(&path, "text", o.text) ||
+		    !ctl_add_query(&path, "replace", o.replace ? "1" : NULL) ||
+		    !ctl_add_query(&path, "submit", o.submit ? "1" : NULL))
 			goto nomem;
 		rc = ctl_upload(conn, "POST", path, arg,
 		                "application/octet-stream", &doc, NULL);
@@ -570,7 +526,8 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 			rc = ctl_print(conn, doc, print_item);
 	} else if (strcmp(sub, "edit") == 0) {
 		if ((rc = only(conn, &o, " name text fit submit style ")) ||
-		    (rc = one_arg(conn, argc, argv, "content ID", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "content ID",
+		                      &arg)))
 			return rc;
 		path = item_path(arg, NULL);
 		if (!path)
@@ -613,7 +570,8 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 			rc = ctl_print(conn, doc, print_item);
 	} else if (strcmp(sub, "rm") == 0 || strcmp(sub, "delete") == 0) {
 		if ((rc = only(conn, &o, " ")) ||
-		    (rc = one_arg(conn, argc, argv, "content ID", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "content ID",
+		                      &arg)))
 			return rc;
 		path = item_path(arg, NULL);
 		if (!path)
@@ -629,14 +587,15 @@ static int run(struct ctl_conn *conn, const char *sub, int argc, char **argv)
 		int64_t bytes = 0;
 
 		if ((rc = only(conn, &o, " size approved out ")) ||
-		    (rc = one_arg(conn, argc, argv, "content ID", &arg)))
+		    (rc = ctl_one_arg(conn->what, argc, argv, "content ID",
+		                      &arg)))
 			return rc;
 		if (!o.out)
 			return ctl_usage(conn->what,
 			                 "--out FILE.png is required");
 		path = item_path(arg, "/preview.png");
-		if (!path || !add_query(&path, "size", o.size) ||
-		    !add_query(&path, "approved", o.approved ? "1" : NULL))
+		if (!path || !ctl_add_query(&path, "size", o.size) ||
+		    !ctl_add_query(&path, "approved", o.approved ? "1" : NULL))
 			goto nomem;
 		rc = ctl_download(conn, path, o.out, &bytes, NULL);
 		if (rc == MC_CTL_OK && strcmp(o.out, "-") != 0)
@@ -661,27 +620,5 @@ out:
 
 int mc_ctl_content(int argc, char **argv)
 {
-	struct ctl_conn conn;
-	char what[64];
-	int rc;
-
-	rc = ctl_conn_init(&conn, "content", &argc, argv);
-	if (rc != MC_CTL_OK)
-		goto out;
-	if (argc < 2) {
-		help(stderr);
-		rc = MC_CTL_USAGE;
-		goto out;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		help(stdout);
-		goto out;
-	}
-	snprintf(what, sizeof(what), "content %s", argv[1]);
-	conn.what = what;
-	rc = run(&conn, argv[1], argc - 1, argv + 1);
-out:
-	ctl_conn_free(&conn);
-	return rc;
+	return ctl_family("content", argc, argv, help, run);
 }

@@ -779,8 +779,7 @@ int mc_ctl_report(int argc, char **argv)
 	rc = ctl_conn_init(&conn, "report", &argc, argv);
 	if (rc != MC_CTL_OK)
 		goto out;
-	if (argc >= 2 && (!strcmp(argv[1], "--help") ||
-	                  !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))) {
+	if (argc >= 2 && ctl_is_help(argv[1])) {
 		fputs(report_help, stdout);
 		goto out;
 	}

@@ -161,38 +161,6 @@ static void print_object(json_t *doc)
 	print_fields(doc, keys);
 }
 
-/* Append "?key=value" or "&key=value" (value escaped) to path. */
-static bool add_query(char **path, const char *key, const char *value)
-{
-	char *esc, *grown;
-
-	if (!value)
-		return true;
-	esc = ctl_escape(value);
-	if (!esc)
-		return false;
-	grown = mc_printf("%s%c%s=%s", *path, strchr(*path, '?') ? '&' : '?',
-	                  key, esc);
-	free(esc);
-	if (!grown)
-		return false;
-	free(*path);
-	*path = grown;
-	return true;
-}
-
-/* path + "/" + escaped id (malloc'd). */
-static char *id_path(const char *base, const char *id, const char *tail)
-{
-	char *esc = ctl_escape(id), *p;
-
-	if (!esc)
-		return NULL;
-	p = mc_printf("%s/%s%s", base, esc, tail ? tail : "");
-	free(esc);
-	return p;
-}
-
 /* Options of add/edit/list of the upper levels. */
 enum {
 	OPT_NAME = 256,
@@ -232,6 +200,7 @@ static int kind_run(const struct kind *k, struct ctl_conn *conn,
 	json_t *body = NULL, *doc = NULL;
 	char *path = NULL;
 	const char *id = NULL;
+	char label[32];
 	int c, rc = MC_CTL_OK;
 
 	if (strcmp(sub, "add") == 0)
@@ -278,24 +247,16 @@ static int kind_run(const struct kind *k, struct ctl_conn *conn,
 		                 k->parent ? k->parent : "group");
 	if (tz && !k->timezone)
 		return ctl_usage(conn->what, "--timezone is for sites");
-	if (list) {
-		if (optind < argc)
-			return ctl_usage(conn->what, "unexpected argument '%s'",
-			                 argv[optind]);
-	} else {
-		if (optind >= argc)
-			return ctl_usage(conn->what, "missing the %s's ID",
-			                 k->name);
-		if (optind + 1 < argc)
-			return ctl_usage(conn->what, "unexpected argument '%s'",
-			                 argv[optind + 1]);
-		id = argv[optind];
-	}
+	snprintf(label, sizeof(label), "%s's ID", k->name);
+	rc = list ? ctl_no_arg(conn->what, argc, argv)
+	          : ctl_one_arg(conn->what, argc, argv, label, &id);
+	if (rc != MC_CTL_OK)
+		return rc;
 
 	if (list) {
 		path = strdup(k->path);
-		if (!path || !add_query(&path, "group", group) ||
-		    !add_query(&path, "company", company))
+		if (!path || !ctl_add_query(&path, "group", group) ||
+		    !ctl_add_query(&path, "company", company))
 			goto nomem;
 		rc = ctl_call(conn, "GET", path, NULL, &doc, NULL);
 		if (rc == MC_CTL_OK)
@@ -305,7 +266,7 @@ static int kind_run(const struct kind *k, struct ctl_conn *conn,
 			                                : print_sites);
 		goto out;
 	}
-	path = add ? strdup(k->path) : id_path(k->path, id, NULL);
+	path = add ? strdup(k->path) : ctl_id_path(k->path, id, NULL);
 	if (!path)
 		goto nomem;
 	if (show) {
@@ -365,41 +326,6 @@ out:
 	return rc;
 }
 
-/*
- * A family: connection options out first, then argv[1] is the
- * subcommand.
- */
-static int family(const char *fam, int argc, char **argv,
-                  void (*help)(FILE *out),
-                  int (*pick)(struct ctl_conn *conn, const char *sub, int argc,
-                              char **argv))
-{
-	struct ctl_conn conn;
-	char what[64];
-	int rc;
-
-	rc = ctl_conn_init(&conn, fam, &argc, argv);
-	if (rc != MC_CTL_OK)
-		goto out;
-	if (argc < 2) {
-		help(stderr);
-		rc = MC_CTL_USAGE;
-		goto out;
-	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
-		help(stdout);
-		goto out;
-	}
-	snprintf(what, sizeof(what), "%s %s", fam, argv[1]);
-	conn.what = what;
-	opterr = 0;
-	rc = pick(&conn, argv[1], argc - 1, argv + 1);
-out:
-	ctl_conn_free(&conn);
-	return rc;
-}
-
 static void group_help(FILE *out)
 {
 	kind_help(&kinds[0], out);
@@ -430,17 +356,17 @@ static int site_pick(struct ctl_conn *conn, const char *sub, int argc,
 
 int mc_ctl_group(int argc, char **argv)
 {
-	return family("group", argc, argv, group_help, group_pick);
+	return ctl_family("group", argc, argv, group_help, group_pick);
 }
 
 int mc_ctl_company(int argc, char **argv)
 {
-	return family("company", argc, argv, company_help, company_pick);
+	return ctl_family("company", argc, argv, company_help, company_pick);
 }
 
 int mc_ctl_site(int argc, char **argv)
 {
-	return family("site", argc, argv, site_help, site_pick);
+	return ctl_family("site", argc, argv, site_help, site_pick);
 }
 
 /* ---- nodes ---------------------------------------------------------- */
@@ -692,7 +618,7 @@ static json_t *bundle_body(const struct bundle_args *b)
 static int provision_to(struct ctl_conn *conn, const char *id,
                         const struct bundle_args *b, json_t **answer)
 {
-	char *path = id_path("/v1/nodes", id, "/provision");
+	char *path = ctl_id_path("/v1/nodes", id, "/provision");
 	char *dir = NULL;
 	json_t *body = bundle_body(b), *doc = NULL;
 	int rc;
@@ -855,18 +781,10 @@ static int node_run(struct ctl_conn *conn, const char *sub, int argc,
 		                             "loudspeaker or both");
 	if (add && !site)
 		return ctl_usage(conn->what, "--site is required");
-	if (list) {
-		if (optind < argc)
-			return ctl_usage(conn->what, "unexpected argument '%s'",
-			                 argv[optind]);
-	} else {
-		if (optind >= argc)
-			return ctl_usage(conn->what, "missing the node's ID");
-		if (optind + 1 < argc)
-			return ctl_usage(conn->what, "unexpected argument '%s'",
-			                 argv[optind + 1]);
-		id = argv[optind];
-	}
+	rc = list ? ctl_no_arg(conn->what, argc, argv)
+	          : ctl_one_arg(conn->what, argc, argv, "node's ID", &id);
+	if (rc != MC_CTL_OK)
+		return rc;
 	/* ./. or ./.. is not a bundle directory. */
 	if ((add || prov) && !no_prov && !b.out &&
 	    (strcmp(id, ".") == 0 || strcmp(id, "..") == 0))
@@ -877,10 +795,10 @@ static int node_run(struct ctl_conn *conn, const char *sub, int argc,
 
 	if (list) {
 		path = strdup("/v1/nodes");
-		if (!path || !add_query(&path, "site", site) ||
-		    !add_query(&path, "tag", tag) ||
-		    !add_query(&path, "company", company) ||
-		    !add_query(&path, "group", group))
+		if (!path || !ctl_add_query(&path, "site", site) ||
+		    !ctl_add_query(&path, "tag", tag) ||
+		    !ctl_add_query(&path, "company", company) ||
+		    !ctl_add_query(&path, "group", group))
 			goto nomem;
 		rc = ctl_call(conn, "GET", path, NULL, &doc, NULL);
 		if (rc == MC_CTL_OK)
@@ -899,7 +817,7 @@ static int node_run(struct ctl_conn *conn, const char *sub, int argc,
 		}
 		goto out;
 	}
-	path = add ? strdup("/v1/nodes") : id_path("/v1/nodes", id, NULL);
+	path = add ? strdup("/v1/nodes") : ctl_id_path("/v1/nodes", id, NULL);
 	if (!path)
 		goto nomem;
 	if (show) {
@@ -986,5 +904,5 @@ out:
 
 int mc_ctl_node(int argc, char **argv)
 {
-	return family("node", argc, argv, node_help, node_run);
+	return ctl_family("node", argc, argv, node_help, node_run);
 }

@@ -620,8 +620,7 @@ int mc_ctl_alert(int argc, char **argv)
 		goto out;
 	}
 	sub = argv[1];
-	if (!strcmp(sub, "--help") || !strcmp(sub, "-h") ||
-	    !strcmp(sub, "help")) {
+	if (ctl_is_help(sub)) {
 		fputs(alert_help, stdout);
 		goto out;
 	}
