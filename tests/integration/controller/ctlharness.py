@@ -84,9 +84,9 @@ import urllib.parse
 import paho.mqtt.client as mqtt
 
 from player.mcharness import (BUILD_DIR, HOST, ROOT, SCRATCH_DIR, SOURCE_DIR,
-                              Broker, accepting, ctl_bin, free_port, mosquitto_bin,
-                              now_ms, player_bin, stop_process, tail,
-                              wait_for)
+                              Broker, Rig, accepting, ctl_bin, free_port,
+                              mosquitto_bin, now_ms, player_bin, stop_process,
+                              tail, wait_for)
 
 __all__ = [
     "BUILD_DIR", "SOURCE_DIR", "SCRATCH_DIR", "HOST", "ROOT",
@@ -461,34 +461,10 @@ class Player:
         except (OSError, TypeError):
             return ""
 
-    def outputs(self, event=None, since_ms=0):
-        out = []
-        try:
-            with open(self.out_file, encoding="utf-8") as fh:
-                for line in fh:
-                    if not line.endswith("\n"):
-                        break  # being written
-                    try:
-                        d = json.loads(line)
-                    except ValueError:
-                        continue
-                    if event and d.get("event") != event:
-                        continue
-                    if d.get("t_ms", 0) < since_ms:
-                        continue
-                    out.append(d)
-        except OSError:
-            pass
-        return out
-
-    def starts(self, since_ms=0, content=None, channel=None, entry=None):
-        """Log-output starts of real content (not idle)."""
-        return [d for d in self.outputs("start", since_ms)
-                if d.get("content")
-                and (content is None or d["content"] == content
-                     or (callable(content) and content(d["content"])))
-                and (channel is None or d["channel"] == channel)
-                and (entry is None or d.get("entry") == entry)]
+    # The log output's lines, read as the player rig reads them (both
+    # need only self.out_file).
+    outputs = Rig.outputs
+    starts = Rig.starts
 
     def wait_start(self, timeout, since_ms=0, what=None, **kw):
         def ok():
