@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mc_test.h"
+#include "mc_ctl_test.h"
 #include "minecast/codec.h"
 #include "minecast/util.h"
 
@@ -60,36 +61,12 @@ static int64_t sql_int(sqlite3 *db, const char *text)
 	return v;
 }
 
-static void set(struct mcc *c, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static void set(struct mcc *c, const char *fmt, ...)
-{
-	struct mc_error err;
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (mcc_config_set(&c->cfg, buf, &err) != MC_OK)
-		fail_msg("--set %s: %s", buf, err.msg);
-}
-
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct mc_error err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mc-fleet-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	if (mcc_config_load(&f->c.cfg, NULL, &err) != MC_OK)
-		fail_msg("config: %s", err.msg);
-	set(&f->c, "controller.data_dir=%s/data", f->dir);
-	if (mcc_setup(&f->c, &err) != MC_OK)
-		fail_msg("setup: %s", err.msg);
-	f->db = mcc_db(&f->c);
-	assert_non_null(f->db);
+	f->db = mcct_open(&f->c, f->dir, sizeof(f->dir), "fleet");
 	sql(f->db, "INSERT INTO sites(id, name, created_ms) VALUES"
 	           " ('cua-lo', 'Cửa lò', 0), ('mong-duong', 'Mông Dương', 0);"
 	           "INSERT INTO nodes(id, site_id, created_ms) VALUES"
@@ -142,11 +119,11 @@ static void test_eval_thresholds(void **state)
 	enum mcc_node_status s;
 	struct mcc_node_facts n;
 
-	set(&f->c, "fleet.stale_s=60s");
-	set(&f->c, "fleet.sync_behind_s=300s");
-	set(&f->c, "fleet.disk_low_pct=10");
-	set(&f->c, "fleet.hot_c=75");
-	set(&f->c, "fleet.clock_offset_ms=250");
+	mcct_set(&f->c, "fleet.stale_s=60s");
+	mcct_set(&f->c, "fleet.sync_behind_s=300s");
+	mcct_set(&f->c, "fleet.disk_low_pct=10");
+	mcct_set(&f->c, "fleet.hot_c=75");
+	mcct_set(&f->c, "fleet.clock_offset_ms=250");
 
 	n = healthy(now);
 	assert_int_equal(mcc_fleet_eval(cfg, &n, now, &s), 0);

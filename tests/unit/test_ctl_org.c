@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "mc_test.h"
+#include "mc_ctl_test.h"
 #include "minecast/util.h"
 
 #include "db.h"
@@ -41,21 +42,6 @@ static void sql(sqlite3 *db, const char *text)
 		fail_msg("%s: %s", text, msg ? msg : "?");
 }
 
-static void set(struct mcc *c, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-static void set(struct mcc *c, const char *fmt, ...)
-{
-	struct mc_error err;
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	if (mcc_config_set(&c->cfg, buf, &err) != MC_OK)
-		fail_msg("--set %s: %s", buf, err.msg);
-}
-
 /*
  * The organisation every test starts from:
  *   vinacomin ─ than-ha-lam ─ ha-lam-1 ─ n1 (tags nha-an, cong-chinh)
@@ -67,18 +53,9 @@ static void set(struct mcc *c, const char *fmt, ...)
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
-	struct mc_error err;
 
 	assert_non_null(f);
-	snprintf(f->dir, sizeof(f->dir), "/tmp/mc-org-XXXXXX");
-	assert_non_null(mkdtemp(f->dir));
-	if (mcc_config_load(&f->c.cfg, NULL, &err) != MC_OK)
-		fail_msg("config: %s", err.msg);
-	set(&f->c, "controller.data_dir=%s/data", f->dir);
-	if (mcc_setup(&f->c, &err) != MC_OK)
-		fail_msg("setup: %s", err.msg);
-	f->db = mcc_db(&f->c);
-	assert_non_null(f->db);
+	f->db = mcct_open(&f->c, f->dir, sizeof(f->dir), "org");
 	sql(f->db,
 	    "INSERT INTO groups (id, name, created_ms) VALUES "
 	    " ('vinacomin', 'Tập đoàn TKV', 1), ('bo-cong-thuong', '', 1);"
@@ -534,11 +511,11 @@ static void test_broker_files(void **state)
 	snprintf(pw, sizeof(pw), "%s/passwd", f->dir);
 	snprintf(acl, sizeof(acl), "%s/acl", f->dir);
 	snprintf(mark, sizeof(mark), "%s/reloaded", f->dir);
-	set(&f->c, "provision.mosquitto_passwd=%s", pw);
-	set(&f->c, "provision.mosquitto_acl=%s", acl);
-	set(&f->c, "provision.mosquitto_reload=echo hup >> %s", mark);
-	set(&f->c, "mqtt.user=controller");
-	set(&f->c, "mqtt.password=ctl-secret");
+	mcct_set(&f->c, "provision.mosquitto_passwd=%s", pw);
+	mcct_set(&f->c, "provision.mosquitto_acl=%s", acl);
+	mcct_set(&f->c, "provision.mosquitto_reload=echo hup >> %s", mark);
+	mcct_set(&f->c, "mqtt.user=controller");
+	mcct_set(&f->c, "mqtt.password=ctl-secret");
 
 	/* An ACL someone wrote by hand: kept, below the marker. */
 	mc_test_sh("printf 'user bridge-mao-khe\\ntopic read #\\n' > %s", acl);
@@ -599,9 +576,9 @@ static void test_broker_files_fail(void **state)
 
 	/* A password file in a directory that does not exist. */
 	snprintf(pw, sizeof(pw), "%s/nowhere/passwd", f->dir);
-	set(&f->c, "provision.mosquitto_passwd=%s", pw);
-	set(&f->c, "mqtt.user=controller");
-	set(&f->c, "mqtt.password=ctl-secret");
+	mcct_set(&f->c, "provision.mosquitto_passwd=%s", pw);
+	mcct_set(&f->c, "mqtt.user=controller");
+	mcct_set(&f->c, "mqtt.password=ctl-secret");
 	assert_int_not_equal(mcc_provision_sync(&f->c, &err), MC_OK);
 	assert_int_equal(err.code, MC_ERR_IO);
 	assert_non_null(strstr(err.msg, "provision: "));
