@@ -396,6 +396,10 @@ class StatusFlags(CtlTest):
                           query={"status": "never"})
         self.assertEqual([i["id"] for i in doc["items"]], ["pi-f3"])
         fx.wait_log("node pi-f2 (site cua-lo): no health for over 5 s")
+        # Fresh health again just before the count: waiting for the log
+        # line may take longer than stale_s on a slow (sanitizer) build.
+        fx.pub("pi-f1", "health", json.dumps(health_doc("pi-f1")))
+        fx.mark("pi-mk")
         metrics = self.rig.api("GET", "/metrics")[1].decode()
         self.assertIn('minecast_nodes{status="online"} 3', metrics)
         self.assertIn('minecast_nodes{status="never"} 1', metrics)
