@@ -244,15 +244,28 @@ static void stop_step(struct sim *s, int64_t now)
 			            o, s->o.drain_s);
 		s->drained = true;
 		s->stop_mono = now;
-		for (int i = 0; i < s->o.nodes; i++)
-			sim_node_stop(&s->nodes[i]);
+		s->next_stop = 0;
 	}
+	/*
+	 * Goodbyes at --connect-rate, as the nodes came: ten thousand
+	 * offline states in one burst would be a load no real fleet makes
+	 * (and overflow the controller's session queue at the broker).
+	 */
+	while (s->next_stop < s->o.nodes &&
+	       s->stop_mono + (int64_t)(s->next_stop * 1000.0 /
+	                                s->o.connect_rate) <=
+	               now)
+		sim_node_stop(&s->nodes[s->next_stop++]);
+	if (s->next_stop < s->o.nodes)
+		return;
+	if (!s->goodbye_mono)
+		s->goodbye_mono = now;
 	for (int i = 0; i < s->o.nodes; i++) {
 		struct sim_node *n = &s->nodes[i];
 
 		if (n->link != SIM_L_DONE && n->link != SIM_L_IDLE &&
 		    n->link != SIM_L_WAIT) {
-			if (now - s->stop_mono < GOODBYE_MS)
+			if (now - s->goodbye_mono < GOODBYE_MS)
 				return;
 			mc_log_warn("sim",
 			            "node %s did not finish its goodbye "

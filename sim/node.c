@@ -283,7 +283,9 @@ int sim_node_init(struct sim *s, struct sim_node *n)
 		return -1;
 	}
 	n->pop_next_seq = 1;
-	n->pop_last_mono = s->start_mono;
+	/* Nodes that started together must not all play out their first
+	 * record at the same instant: a random phase per node. */
+	n->pop_credit = sim_rand();
 	return 0;
 }
 
@@ -422,6 +424,10 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 		sim_timer_set(
 		        n, SIM_T_HEALTH,
 		        now + (int64_t)(sim_rand() * s->o.health_s * 1000));
+	/* Plays are counted from the first connection on (also while the
+	 * node is away later, as a player records offline). */
+	if (!n->pop_last_mono)
+		n->pop_last_mono = now;
 	/* Unacknowledged records go again after a reconnect. */
 	for (struct sim_pop *r = n->pop_head; r; r = r->next)
 		r->sent_mono = r->sent_mono ? 1 : 0;
@@ -965,12 +971,24 @@ out:
 
 /* ---- proof of play ---- */
 
+/*
+ * How long an unacknowledged record waits before it is sent again; at
+ * the stop, at most 5 s, so that a batch the controller did not take is
+ * sent again within the drain.
+ */
+static int64_t resend_ms(const struct sim *s)
+{
+	int64_t r = (int64_t)(s->o.pop_resend_s * 1000);
+
+	return s->stopping && r > 5000 ? 5000 : r;
+}
+
 /* Arm the pop timer at `at`, or at the next record or resend if sooner. */
 static void arm_pop(struct sim_node *n, int64_t at)
 {
 	struct sim *s = sim_g;
 	int64_t now = mc_mono_ms(), due = at;
-	int64_t resend = (int64_t)(s->o.pop_resend_s * 1000);
+	int64_t resend = resend_ms(s);
 
 	if (n->link != SIM_L_UP)
 		return;
@@ -1034,7 +1052,7 @@ static void send_batch(struct sim_node *n, int64_t now)
 	char ids[POP_BATCH_MAX][128];
 	struct sim_pop *picked[POP_BATCH_MAX];
 	struct mc_pop_batch b = {0};
-	int64_t resend = (int64_t)(s->o.pop_resend_s * 1000);
+	int64_t resend = resend_ms(s);
 	size_t k = 0;
 	char *json;
 	char batch[MC_ID_MAX + 64];

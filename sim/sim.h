@@ -261,6 +261,8 @@ struct sim {
 	bool stopping;              /* the stop has begun */
 	int64_t stop_mono;          /* when the stop began */
 	bool drained;               /* pop drain over, nodes going offline */
+	int next_stop;              /* next node to say goodbye (paced) */
+	int64_t goodbye_mono;       /* when the last goodbye was started */
 	bool done;                  /* leave the loop */
 	int exit_code;              /* 0 clean, 1 trouble */
 	int connected;              /* nodes with link UP */
