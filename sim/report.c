@@ -485,6 +485,8 @@ void sim_report_progress(struct sim *s)
 			at_max++;
 	for (int i = 0; i < SIM_REJ_COUNT; i++)
 		rej += t.ptr_rej[i] + t.alert_rej[i] + t.cmd_rej[i];
+	if (!vmax)
+		at_max = 0; /* "version 0 applied on N" reads wrong */
 	mc_log_info("sim",
 	            "%d/%d online; version %" PRId64 " applied on %" PRId64
 	            "; alerts %" PRId64 " delivered %" PRId64

@@ -388,6 +388,91 @@ class SimProvision(SimTest):
         self.assertIn("refused the connection", bad.log_text())
 
 
+class SimAssets(SimTest):
+    """An image on every screen: with --fetch-assets each node downloads
+    the manifest and the image and checks both; with --share-manifests
+    one download of each serves every node."""
+
+    N = 6
+
+    def test_assets(self):
+        r = self.rig
+        png = os.path.join(os.path.dirname(ch_root()), "golden",
+                           "fit-contain-480x270.png")
+        with open(png, "rb") as fh:
+            data = fh.read()
+        st, doc, _ = r.upload("/v1/content/upload", data, "image/png",
+                              query={"id": "sim-pano", "type": "image",
+                                     "submit": "1"})
+        self.assertEqual(st, 201, doc)
+        r.ok("POST", "/v1/content/sim-pano/approve", token="approver")
+        r.ok("POST", "/v1/playlists",
+             {"id": "pl-pano", "name": "pl-pano", "submit": True,
+              "items": [{"content": "sim-pano", "duration_s": 5}]},
+             token="editor", expect=201)
+        r.ok("POST", "/v1/playlists/pl-pano/approve", token="approver")
+        r.ok("POST", "/v1/entries",
+             {"id": "e-pano", "name": "Pano", "playlist": "pl-pano",
+              "channel": "screen", "priority": 10, "submit": True},
+             token="editor", expect=201)
+        r.ok("POST", "/v1/entries/e-pano/approve", token="approver")
+        common = ["--nodes", str(self.N), "--register", "--token",
+                  r.tokens["technician"], "--pop-rate", "600",
+                  "--health-s", "0", "--fetch-assets"]
+
+        # Shared: one download of the manifest and one of the image.
+        shared = Sim(r, "shared", common + ["--share-manifests"])
+        shared.wait_ready()
+        r.ok("POST", "/v1/publish", {}, token="approver")
+        rep = shared.wait_report(
+            lambda x: x["summary"]["pointers"]["applied"] == self.N, 30,
+            "every node applied (shared downloads)")
+        h = rep["summary"]["http"]
+        self.assertEqual((h["manifest_fetches"], h["asset_fetches"]),
+                         (1, 1), h)
+        self.assertEqual(h["manifest_shared"] + h["manifest_fetches"],
+                         self.N)
+        self.assertEqual(h["asset_shared"] + h["asset_fetches"], self.N)
+        self.assertEqual(h["requests"], 2)
+        self.assertGreater(h["bytes"], len(data))
+        rc, rep = shared.stop()
+        self.assertEqual(rc, 0)
+        self.assertEqual(rep["summary"]["pop_lost"], 0)
+
+        # Each node for itself: the retained pointer again (a new run
+        # starts at version 0), N downloads of each.
+        own = Sim(r, "own", common)
+        own.wait_ready()
+        rep = own.wait_report(
+            lambda x: x["summary"]["pointers"]["applied"] == self.N, 30,
+            "every node applied the retained pointer")
+        h = rep["summary"]["http"]
+        self.assertEqual((h["manifest_fetches"], h["asset_fetches"]),
+                         (self.N, self.N), h)
+        self.assertEqual((h["manifest_shared"], h["asset_shared"]), (0, 0))
+        self.assertEqual(h["errors"], 0)
+        self.assertEqual(h["bytes"], self.N * (h["bytes"] // self.N))
+        rc, rep = own.stop()
+        self.assertEqual(rc, 0)
+        s = rep["summary"]
+        self.assertEqual(s["pop_lost"], 0)
+        self.assertEqual(s["pointers"]["fetch_failed"], 0)
+        # The records name what the manifest shows (sim-slogan before
+        # a manifest was applied).
+        day = datetime.date.today()
+        pop = r.ok("GET", "/v1/reports/pop", token="technician",
+                   query={"from": str(day - datetime.timedelta(days=1)),
+                          "to": str(day + datetime.timedelta(days=1))})
+        contents = {i["content"] for i in pop["items"]}
+        self.assertIn("sim-pano", contents)
+        self.assertLessEqual(contents, {"sim-pano", "sim-slogan"})
+
+
+def ch_root():
+    """tests/integration (this file's parent directory)."""
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 class SimOptions(unittest.TestCase):
     """Bad command lines: exit status 2 and a message naming the
     option."""
