@@ -226,6 +226,9 @@ void sim_fetch_free(struct sim *s)
 	s->fetch = NULL;
 }
 
+static void notify(struct sim *s, struct job *j, bool ok, char *data,
+                   size_t len, const char *why);
+
 static void start_jobs(struct sim *s)
 {
 	struct sim_fetch *f = s->fetch;
@@ -253,11 +256,8 @@ static void start_jobs(struct sim *s)
 		if (j->manifest) {
 			sl->buf = malloc((size_t)j->size + 1);
 			if (!sl->buf) {
-				mc_log_error("sim",
-				             "out of memory for a "
-				             "manifest of %" PRId64 " bytes",
-				             j->size);
 				sl->job = NULL;
+				notify(s, j, false, NULL, 0, "out of memory");
 				job_free(j);
 				continue;
 			}
@@ -286,8 +286,9 @@ static void start_jobs(struct sim *s)
 		}
 		s->http_requests++;
 		if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
-			mc_log_error("sim", "cannot start a download");
 			sl->job = NULL;
+			notify(s, j, false, NULL, 0,
+			       "libcurl cannot start a download");
 			job_free(j);
 			continue;
 		}
@@ -415,17 +416,57 @@ int sim_fetch_busy(struct sim *s)
 	return s->fetch ? s->fetch->busy + s->fetch->queued : 0;
 }
 
+/*
+ * Tell the node(s) waiting for job j how it went; data/len are the
+ * verified manifest bytes when ok (a shared download keeps them for the
+ * run: data is then taken over).  A shared download that failed is
+ * forgotten, so that the next request tries again.
+ */
+static void notify(struct sim *s, struct job *j, bool ok, char *data,
+                   size_t len, const char *why)
+{
+	struct sim_fetch *f = s->fetch;
+	struct shared *sh = j->sh;
+	struct waiter *w;
+
+	if (!sh) {
+		sim_node_fetched(&s->nodes[j->node], j->version, j->manifest,
+		                 ok, data, len, why);
+		return;
+	}
+	w = sh->waiters;
+	sh->waiters = NULL;
+	if (ok) {
+		sh->ready = true;
+		if (j->manifest) {
+			sh->data = data;
+			sh->len = len;
+		}
+	}
+	sim_node_fetched(&s->nodes[j->node], j->version, j->manifest, ok,
+	                 sh->data, sh->len, why);
+	while (w) {
+		struct waiter *next = w->next;
+
+		sim_node_fetched(&s->nodes[w->node], w->version, j->manifest,
+		                 ok, sh->data, sh->len, why);
+		free(w);
+		w = next;
+	}
+	if (!ok)
+		shared_drop(f, sh);
+}
+
 /* A download ended: check it and tell the node(s). */
 static void finish(struct sim *s, struct slot *sl, CURLcode res)
 {
-	struct sim_fetch *f = s->fetch;
 	struct job *j = sl->job;
-	struct shared *sh = j->sh;
 	long code = 0;
 	bool ok = false;
 	char why[CURL_ERROR_SIZE + 96];
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	char hex[65];
+	char *data;
 
 	curl_easy_getinfo(sl->easy, CURLINFO_RESPONSE_CODE, &code);
 	s->http_bytes += sl->got;
@@ -446,9 +487,7 @@ static void finish(struct sim *s, struct slot *sl, CURLcode res)
 		sodium_bin2hex(hex, sizeof(hex), digest, sizeof(digest));
 		if (strcmp(hex, j->sha) != 0)
 			snprintf(why, sizeof(why),
-			         "sha256 %.12s…, expected "
-			         "%.12s…",
-			         hex, j->sha);
+			         "sha256 %.12s…, expected %.12s…", hex, j->sha);
 		else
 			ok = true;
 	}
@@ -458,36 +497,11 @@ static void finish(struct sim *s, struct slot *sl, CURLcode res)
 	}
 	if (sl->buf)
 		sl->buf[sl->got] = '\0';
-	if (sh) {
-		struct waiter *w = sh->waiters;
-
-		sh->waiters = NULL;
-		if (ok) {
-			sh->ready = true;
-			if (j->manifest) {
-				sh->data = sl->buf;
-				sh->len = (size_t)sl->got;
-				sl->buf = NULL;
-			}
-		}
-		sim_node_fetched(&s->nodes[j->node], j->version, j->manifest,
-		                 ok, sh->data, sh->len, why);
-		while (w) {
-			struct waiter *next = w->next;
-
-			sim_node_fetched(&s->nodes[w->node], w->version,
-			                 j->manifest, ok, sh->data, sh->len,
-			                 why);
-			free(w);
-			w = next;
-		}
-		if (!ok)
-			shared_drop(f, sh);
-	} else {
-		sim_node_fetched(&s->nodes[j->node], j->version, j->manifest,
-		                 ok, sl->buf, (size_t)sl->got, why);
-	}
 	sl->job = NULL;
+	data = sl->buf;
+	if (j->sh && ok && j->manifest)
+		sl->buf = NULL; /* the shared entry keeps the bytes */
+	notify(s, j, ok, data, (size_t)sl->got, why);
 	job_free(j);
 }
 

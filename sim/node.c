@@ -383,6 +383,7 @@ void sim_node_connect(struct sim_node *n)
 }
 
 static void arm_pop(struct sim_node *n, int64_t at);
+static void arm_starts(struct sim_node *n);
 
 static void on_connect(struct mosquitto *m, void *obj, int rc)
 {
@@ -393,6 +394,8 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	int64_t now = mc_mono_ms();
 	double lat = (double)(now - n->connect_mono);
 
+	if (n->link != SIM_L_CONNECTING)
+		return; /* stopped meanwhile: the DISCONNECT is on its way */
 	if (rc != 0) {
 		n->c.connect_failures++;
 		sim_log_reject(s,
@@ -432,6 +435,8 @@ static void on_connect(struct mosquitto *m, void *obj, int rc)
 	for (struct sim_pop *r = n->pop_head; r; r = r->next)
 		r->sent_mono = r->sent_mono ? 1 : 0;
 	arm_pop(n, now + (n->pop_head ? 0 : 1000));
+	if (n->n_starts)
+		arm_starts(n); /* "started" acks held while away */
 }
 
 static void on_disconnect(struct mosquitto *m, void *obj, int rc)
