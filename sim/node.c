@@ -568,6 +568,8 @@ static void apply(struct sim_node *n)
 		a->applied_ms = now;
 	}
 	n->applied_version = pd->p.version;
+	snprintf(n->applied_sha, sizeof(n->applied_sha), "%s",
+	         pd->p.manifest_sha256);
 	n->c.applied++;
 	pending_free(n);
 	publish_state(n);
@@ -594,14 +596,22 @@ static void on_pointer(struct sim_node *n, const char *payload, size_t len)
 	if (rc == MC_OK)
 		rc = mc_pointer_parse(sg.body, sg.body_len, &p, &err);
 	if (rc == MC_OK && p.node && strcmp(p.node, n->id) == 0 &&
-	    (p.version == n->applied_version ||
-	     (n->pending && p.version <= n->pending->p.version))) {
-		/* The same pointer again: nothing to do. */
+	    ((p.version == n->applied_version &&
+	      strcmp(p.manifest_sha256, n->applied_sha) == 0) ||
+	     (n->pending && p.version == n->pending->p.version &&
+	      strcmp(p.manifest_sha256, n->pending->p.manifest_sha256) == 0))) {
+		/* The same pointer again (retained, at a reconnect). */
 		goto out;
 	}
 	if (rc == MC_OK)
 		rc = mc_pointer_check(&p, n->id, n->applied_version,
 		                      mc_now_ms(), &err);
+	if (rc == MC_OK && n->pending && p.version < n->pending->p.version)
+		/* Older than the one being applied: never go back. */
+		rc = mc_error_set(&err, MC_ERR_REPLAY,
+		                  "version: %" PRId64 " is older than version "
+		                  "%" PRId64 " being applied",
+		                  p.version, n->pending->p.version);
 	if (rc != MC_OK) {
 		enum sim_reject r = sim_reject_of(rc);
 

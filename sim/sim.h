@@ -221,6 +221,7 @@ struct sim_node {
 	int backoff_ms;               /* next reconnect delay */
 	int64_t due[SIM_T_COUNT];     /* timers; 0 = not armed */
 	int64_t applied_version;      /* highest version applied */
+	char applied_sha[65];         /* its manifest's sha256 */
 	int64_t max_version_seen;     /* highest verified version seen */
 	struct sim_pending *pending;  /* a pointer being applied, or NULL */
 	struct sim_apply *applies;    /* pointers applied, in order */

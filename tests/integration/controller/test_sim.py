@@ -468,6 +468,140 @@ class SimAssets(SimTest):
         self.assertLessEqual(contents, {"sim-pano", "sim-slogan"})
 
 
+class SimRefusals(SimTest):
+    """What the nodes must refuse, signed by hand: a pointer for another
+    node, an expired one, one whose manifest does not exist, a replayed
+    version; a forged, an expired and a relabelled alert; a forged
+    command and one for another node."""
+
+    def sign(self, purpose, body, key=None):
+        p = subprocess.run([ctl_bin(), "sign", "--key",
+                            (key or self.rig.key) + ".key", "--purpose",
+                            purpose, "-"], input=json.dumps(body),
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        return p.stdout.strip()
+
+    def pointer(self, node, version, issued=None, expires=None, sha=None):
+        t = now_ms()
+        sha = sha or "ab" * 32
+        return {"v": 1, "node": node, "version": version,
+                "manifest_sha256": sha, "manifest_size": 100,
+                "manifest_url": "/v1/manifests/" + sha,
+                "issued_ms": issued or t, "expires_ms": expires or
+                t + 3600000}
+
+    def node(self, rep, nid):
+        return [n for n in rep["nodes"] if n["id"] == nid][0]
+
+    def test_refusals(self):
+        r = self.rig
+        self.schedule()
+        sim = Sim(r, "sim", ["--nodes", "3", "--register", "--token",
+                             r.tokens["technician"], "--pop-rate", "0",
+                             "--health-s", "0"])
+        sim.wait_ready()
+        r.ok("POST", "/v1/publish", {}, token="approver")
+        sim.wait_report(
+            lambda x: x["summary"]["pointers"]["applied"] == 3, 30,
+            "the publish applied")
+        w = r.mqtt_client(subscribe=ROOT + "node/+/alert/ack")
+        desired = ROOT + "node/%s/desired"
+
+        # For another node (the body decides, not the topic).
+        w.publish(desired % "sim-00002",
+                  self.sign("pointer", self.pointer("sim-00001", 50)),
+                  retain=True)
+        # Expired.
+        w.publish(desired % "sim-00003", self.sign(
+            "pointer", self.pointer("sim-00003", 50,
+                                    issued=now_ms() - 7200000,
+                                    expires=now_ms() - 3600000)),
+            retain=True)
+        # Not newer than the applied version 1: a replay.
+        w.publish(desired % "sim-00001",
+                  self.sign("pointer", self.pointer("sim-00001", 1,
+                                                    sha="cd" * 32)),
+                  retain=True)
+        rep = sim.wait_report(
+            lambda x: sum(x["summary"]["pointers"]["rejected"].values())
+            == 3, 20, "three pointers refused")
+        rej = rep["summary"]["pointers"]["rejected"]
+        self.assertEqual((rej["node"], rej["expired"], rej["replay"]),
+                         (1, 1, 1), rej)
+        self.assertEqual(rep["summary"]["applied_version"]["max"], 1)
+
+        # Authentic and newer, but its manifest is not on the server:
+        # not applied, the download failure counted.
+        w.publish(desired % "sim-00001",
+                  self.sign("pointer", self.pointer("sim-00001", 60)),
+                  retain=True)
+        rep = sim.wait_report(
+            lambda x: self.node(x, "sim-00001")["counts"]["pointers"][
+                "fetch_failed"] >= 1, 20, "the download failure")
+        self.assertEqual(self.node(rep, "sim-00001")["applied_version"], 1)
+        self.assertGreaterEqual(rep["summary"]["http"]["errors"], 1)
+
+        # Alerts: forged (no answer), expired and relabelled (rejected).
+        other = os.path.join(r.dir, "keys", "stranger")
+        subprocess.run([ctl_bin(), "keygen", "--out", other],
+                       capture_output=True, check=True, timeout=30)
+        t = now_ms()
+        alert = {"v": 1, "id": "a-forged", "seq": 1, "level": "danger",
+                 "text": "Giả mạo", "issued_ms": t,
+                 "expires_ms": t + 600000}
+        w.publish(ROOT + "alert/a-forged",
+                  self.sign("alert", alert, key=other), retain=True)
+        old = dict(alert, id="a-old", issued_ms=t - 7200000,
+                   expires_ms=t - 3600000)
+        w.publish(ROOT + "alert/a-old", self.sign("alert", old),
+                  retain=True)
+        moved = dict(alert, id="a-real")
+        w.publish(ROOT + "alert/a-moved", self.sign("alert", moved),
+                  retain=True)
+        rep = sim.wait_report(
+            lambda x: x["summary"]["alerts"]["received"] >= 9, 20,
+            "three alerts at three nodes")
+        a = rep["summary"]["alerts"]
+        self.assertEqual(a["rejected"]["forged"], 3, a)
+        self.assertEqual(a["rejected"]["expired"], 3, a)
+        self.assertEqual(a["rejected"]["malformed"], 3, a)
+        self.assertEqual(a["delivered"], 0)
+        self.assertEqual(a["rejected_acks"], 6)
+
+        def acks():
+            out = {}
+            for topic, doc in w.json_messages(ROOT + "node/"):
+                out.setdefault(doc["alert"], []).append(doc)
+            return out
+        got = wait_for(lambda: len(acks().get("a-old", [])) == 3 and
+                       len(acks().get("a-moved", [])) == 3 and acks(),
+                       20, "the rejected acks")
+        self.assertNotIn("a-forged", got)
+        for d in got["a-old"]:
+            self.assertEqual(d["status"], "rejected")
+            self.assertTrue(d["reason"].startswith("expired"), d)
+        for d in got["a-moved"]:
+            self.assertTrue(d["reason"].startswith("relabelled"), d)
+
+        # Commands: forged (not answered), for another node.
+        cmd = {"v": 1, "id": "cmd-x", "node": "sim-00002",
+               "action": "identify", "issued_ms": now_ms(),
+               "expires_ms": now_ms() + 60000}
+        w.publish(ROOT + "node/sim-00002/cmd",
+                  self.sign("command", cmd, key=other))
+        w.publish(ROOT + "node/sim-00003/cmd", self.sign("command", cmd))
+        rep = sim.wait_report(
+            lambda x: x["summary"]["commands"]["received"] == 2, 20,
+            "two commands")
+        c = rep["summary"]["commands"]
+        self.assertEqual((c["rejected"]["forged"], c["rejected"]["node"],
+                          c["ok"]), (1, 1, 0), c)
+        rc, rep = sim.stop()
+        self.assertEqual(rc, 0)
+        self.assertIn("pointer refused (node)", sim.log_text())
+
+
 def ch_root():
     """tests/integration (this file's parent directory)."""
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
