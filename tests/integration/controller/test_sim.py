@@ -342,6 +342,44 @@ class SimFleet(SimTest):
         self.assertIn("stopping", sim.log_text())
 
 
+class SimBrokerRestart(SimTest):
+    """The broker goes away and comes back: every node reconnects with
+    its will and birth, proof of play made meanwhile is delivered and
+    nothing is lost; the retained pointer is not applied twice."""
+
+    def test_broker_restart(self):
+        r = self.rig
+        self.schedule()
+        sim = Sim(r, "sim", ["--nodes", "10", "--register", "--token",
+                             r.tokens["technician"], "--pop-rate", "120",
+                             "--pop-resend-s", "2", "--health-s", "1"])
+        sim.wait_ready()
+        r.ok("POST", "/v1/publish", {}, token="approver")
+        sim.wait_report(lambda x: x["summary"]["pop"]["acked"] >= 10 and
+                        x["summary"]["pointers"]["applied"] == 10, 30,
+                        "applied and proof of play flowing")
+        r.broker.stop()
+        time.sleep(2)
+        rep = sim.report()
+        self.assertEqual(rep["summary"]["online"], 0)
+        self.assertEqual(rep["summary"]["mqtt"]["disconnects"], 10)
+        r.broker.start()
+        rep = sim.wait_report(
+            lambda x: x["summary"]["mqtt"]["connects"] == 20 and
+            x["summary"]["online"] == 10, 40, "every node back")
+        made = rep["summary"]["pop"]["records"]
+        sim.wait_report(lambda x: x["summary"]["pop"]["acked"] >= made, 40,
+                        "the records made while away acknowledged")
+        rc, rep = sim.stop()
+        self.assertEqual(rc, 0)
+        s = rep["summary"]
+        self.assertEqual(s["pointers"]["applied"], 10)
+        self.assertEqual(s["pointers"]["rejected"]["replay"], 0)
+        self.assertEqual(s["pop_lost"], 0)
+        self.assertEqual(s["pop"]["acked"], s["pop"]["records"])
+        self.assertIn("lost its broker connection", sim.log_text())
+
+
 class SimProvision(SimTest):
     """A broker with a password file and an ACL: --provision makes each
     node's password and the nodes connect with it; a stranger's
