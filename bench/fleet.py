@@ -75,6 +75,14 @@ def parse_args():
     ap.add_argument("--sites", type=int, default=0,
                     help="sites the nodes are spread over (default "
                     "N / 50, at least 1)")
+    ap.add_argument("--broker-queue", type=int, default=100000,
+                    help="mosquitto's max_queued_messages per client for "
+                    "the measured sessions (production: 1000)")
+    ap.add_argument("--queue-check", type=int, default=None,
+                    metavar="NODES", help="also a session of NODES nodes "
+                    "with the production queue (1000): messages dropped "
+                    "for the controller, rollout seen (default: 10,000 "
+                    "with --full, none otherwise)")
     ap.add_argument("--no-profile", action="store_true")
     ap.add_argument("--out", default=os.path.join(HERE, "out",
                                                   "fleet.json"))
@@ -137,7 +145,46 @@ def slope(points):
 
 class FleetBroker(ch.CtlBroker):
     """mosquitto for thousands of clients: no connection limit, the
-    production config's queue limits, and only warnings in its log."""
+    production config's limits (firmware-notes/mosquitto/minecast.conf)
+    but for the per-client queue, $SYS every second (the dropped-message
+    counter), notices and warnings in its log."""
+
+    def __init__(self, directory, queue):
+        super().__init__(directory)
+        self.queue = queue
+
+    def dropped(self):
+        """$SYS/broker/publish/messages/dropped: messages the broker
+        dropped since it started (a client's full queue).  mosquitto
+        publishes it (retained) only once it is not 0, so it is read
+        beside $SYS/broker/uptime, which is always there."""
+        import paho.mqtt.client as mqtt
+        got = {}
+        c = mqtt.Client(client_id="bench-sys-%d" % os.getpid(),
+                        clean_session=True)
+        c.on_message = lambda cl, u, m: got.setdefault(
+            m.topic, m.payload.decode())
+        c.connect(ch.HOST, self.port, keepalive=30)
+        c.subscribe([("$SYS/broker/publish/messages/dropped", 0),
+                     ("$SYS/broker/uptime", 0)])
+        c.loop_start()
+        try:
+            ch.wait_for(lambda: "$SYS/broker/uptime" in got, 15,
+                        "$SYS/broker/uptime from mosquitto")
+            time.sleep(0.3)  # the retained ones come together
+        finally:
+            c.disconnect()
+            c.loop_stop()
+        return int(float(got.get("$SYS/broker/publish/messages/dropped",
+                                 0)))
+
+    def drop_lines(self):
+        try:
+            with open(self.log, errors="replace") as fh:
+                return [ln.strip() for ln in fh
+                        if "being dropped" in ln]
+        except OSError:
+            return []
 
     def _start(self):
         conf = os.path.join(self.dir, "mosquitto.conf")
@@ -148,13 +195,15 @@ class FleetBroker(ch.CtlBroker):
             "persistence true",
             "persistence_location %s/" % self.dir,
             "autosave_interval 300",
-            "max_queued_messages 1000",
+            "max_queued_messages %d" % self.queue,
+            "sys_interval 1",
             "max_queued_bytes 16777216",
             "max_inflight_messages 20",
             "max_packet_size 1048576",
             "log_dest file %s" % self.log,
             "log_type error",
             "log_type warning",
+            "log_type notice",
             "connection_messages false",
         ]
         if os.geteuid() == 0:
@@ -373,7 +422,8 @@ def one_publish(api, nodes, r, timeout):
                              "%d" % (len(lat), nodes))
     return {"last_ms": max(lat), "p50_ms": pct(lat, 50),
             "p99_ms": pct(lat, 99), "server_ms": rep["duration_ms"],
-            "phases_ms": rep.get("phases_ms")}
+            "phases_ms": rep.get("phases_ms"), "t0_ms": t0 * 1000,
+            "versions": sorted({it["desired_version"] for it in items})}
 
 
 def one_alert(api, nodes, r, timeout=60):
@@ -404,7 +454,7 @@ def one_alert(api, nodes, r, timeout=60):
     started = [n["started_ms"] - issued for n in d["nodes"]
                if n.get("started_ms")]
     api.call("POST", "/v1/alerts/%s/clear" % aid, {}, token="technician")
-    return {"p50_ms": pct(deliv, 50), "p99_ms": pct(deliv, 99),
+    return {"id": aid, "p50_ms": pct(deliv, 50), "p99_ms": pct(deliv, 99),
             "last_ms": max(deliv), "delivered": len(deliv),
             "started": len(started),
             "started_p99_ms": pct(started, 99) if started else None,
@@ -470,28 +520,48 @@ def limit_of(s, target_text, cores):
 # ---- a session -----------------------------------------------------------
 
 
-def session(nodes, publish_runs, alert_runs, soak_s, out):
+def start(nodes, queue, res, tag=""):
+    """Broker, controller, schedule, the simulator with every node
+    connected: (rig, api, sim).  The caller closes the rig and stops
+    the simulator (also when this raises: see res["_rig"])."""
     sites = ARGS.sites or max(1, nodes // 50)
-    name = "fleet-%d" % nodes
-    rig = ch.CtlRig(name, config={"controller": {"log_level": "warn"}},
+    rig = ch.CtlRig("fleet-%d%s" % (nodes, tag),
+                    config={"controller": {"log_level": "warn"}},
                     start=False)
-    rig.broker = FleetBroker(os.path.join(rig.dir, "mqtt"))
-    sim = None
-    res = {"nodes": nodes, "sites": sites}
+    rig.broker = FleetBroker(os.path.join(rig.dir, "mqtt"), queue)
+    res.update({"nodes": nodes, "sites": sites, "broker_queue": queue,
+                "_rig": rig})
+    rig.start()
+    api = Api(rig)
+    schedule(api)
+    t = time.monotonic()
+    sim = Sim(rig, nodes, sites, rig.dir)
+    res["_sim"] = sim
+    res["sim_cmd"] = sim.shown()
+    log("%d nodes: %s" % (nodes, res["sim_cmd"]))
+    sim.wait_ready(120 + nodes / 50)
+    res["ready_s"] = time.monotonic() - t
+    log("%d nodes registered, connected and subscribed in %.1f s"
+        % (nodes, res["ready_s"]))
+    return rig, api, sim
+
+
+def finish(res):
+    """Stop what start() started."""
+    sim, rig = res.pop("_sim", None), res.pop("_rig", None)
+    if sim is not None and sim.alive():
+        sim.proc.kill()
+        sim.proc.wait()
+    if rig is not None:
+        rig.close()
+
+
+def session(nodes, publish_runs, alert_runs, soak_s, out):
+    res = {}
     out["sessions"].append(res)  # kept also when the session fails
     pids = {}
     try:
-        rig.start()
-        api = Api(rig)
-        schedule(api)
-        t = time.monotonic()
-        sim = Sim(rig, nodes, sites, rig.dir)
-        res["sim_cmd"] = sim.shown()
-        log("%d nodes: %s" % (nodes, res["sim_cmd"]))
-        sim.wait_ready(120 + nodes / 50)
-        res["ready_s"] = time.monotonic() - t
-        log("%d nodes registered, connected and subscribed in %.1f s"
-            % (nodes, res["ready_s"]))
+        rig, api, sim = start(nodes, ARGS.broker_queue, res)
         pids = {"minecast-controller": rig.proc.pid,
                 "mosquitto": rig.broker.proc.pid,
                 "minecast-sim": sim.proc.pid}
@@ -546,14 +616,56 @@ def session(nodes, publish_runs, alert_runs, soak_s, out):
         rep = sim.read()
         res["sim_report"] = trim_report(rep)
         res["pop"] = pop_counts(rep, rig)
+        cross_check(res, rep)
         log("proof of play: %s" % res["pop"])
         if "soak" in res:
             res["soak"]["pop"] = res["pop"]
+        res["broker_dropped"] = rig.broker.dropped()
+        res["broker_drop_lines"] = rig.broker.drop_lines()[:5]
     finally:
-        if sim is not None and sim.alive():
-            sim.proc.kill()
-            sim.proc.wait()
-        rig.close()
+        finish(res)
+    return res
+
+
+def queue_check(nodes, publishes, out, wait_s=30):
+    """The production queue (max_queued_messages 1000): does the
+    controller still see every node's applied state when N nodes apply
+    a publish at once?  Counts what mosquitto dropped for the
+    controller's session and how far the controller's rollout got."""
+    res = {"check": "queue"}
+    out["queue_check"] = res
+    try:
+        rig, api, sim = start(nodes, 1000, res, tag="-queue")
+        runs = []
+        for r in range(publishes + 1):
+            if r:
+                api.call("PUT", "/v1/content/slogan-fleet",
+                         slogan("Kiểm tra hàng đợi %d" % r),
+                         token="editor")
+                api.call("POST", "/v1/content/slogan-fleet/approve", {},
+                         token="approver")
+            api.call("POST", "/v1/publish", {}, token="approver")
+            deadline = time.monotonic() + wait_s
+            while True:
+                t = rollout_totals(api)
+                if t["applied"] >= nodes or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
+            snap = sim.snapshot()
+            runs.append({"controller_applied": t["applied"],
+                         "sim_applied": find(
+                             snap, "summary.applied_version.nodes_at_max"),
+                         "dropped": rig.broker.dropped()})
+            log("queue check, publish %d: the controller saw %d of %d "
+                "applied (the nodes: %s); mosquitto dropped %d messages "
+                "so far" % (r + 1, t["applied"], nodes,
+                            runs[-1]["sim_applied"], runs[-1]["dropped"]))
+        res["runs"] = runs
+        res["dropped"] = rig.broker.dropped()
+        res["drop_lines"] = rig.broker.drop_lines()[:5]
+        res["wait_s"] = wait_s
+    finally:
+        finish(res)
     return res
 
 
@@ -587,6 +699,28 @@ def soak(rig, api, sim, nodes, seconds, pids):
             "fleet_counts": fleet["counts"], "stale": fleet["total"]}
 
 
+def cross_check(res, rep):
+    """The simulator's own view of each measured publish and alert: the
+    last node's applied state and the alert acks by the nodes' clock
+    (the same host's), beside the controller's."""
+    vers = {v["version"]: v for v in rep.get("versions", [])}
+    for run in res.get("publish", []) + (
+            [res["publish_profiled_run"]]
+            if res.get("publish_profiled_run") else []):
+        v = [vers[x] for x in run.get("versions", []) if x in vers]
+        if v:
+            run["sim_last_ms"] = max(x["last_applied_ms"] for x in v) - \
+                run["t0_ms"]
+            run["sim_nodes"] = sum(x["nodes"] for x in v)
+    alerts = {(a["id"], a["seq"]): a for a in rep.get("alerts", [])}
+    for run in res.get("alert", []):
+        a = alerts.get((run["id"], 1))
+        if a and a.get("issued_to_delivered_ms"):
+            run["sim_p99_ms"] = a["issued_to_delivered_ms"]["p99"]
+            run["sim_min_ms"] = a["issued_to_delivered_ms"]["min"]
+            run["sim_delivered"] = a["delivered"]
+
+
 def trim_report(rep):
     """The simulator's report without its per-node part."""
     if isinstance(rep, dict):
@@ -611,18 +745,18 @@ def find(doc, *paths):
 
 
 def pop_counts(rep, rig):
-    sent = find(rep, "totals.pop_sent", "summary.pop.sent", "pop.sent")
-    acked = find(rep, "totals.pop_acked", "summary.pop.acked", "pop.acked")
-    made = find(rep, "totals.pop_records", "summary.pop.records",
-                "pop.records")
-    outstanding = find(rep, "totals.pop_outstanding",
-                       "summary.pop.outstanding", "pop.outstanding")
-    stored = metric(rig, "minecast_pop_records_total")
-    return {"records": made, "sent": sent, "acked": acked,
-            "outstanding": outstanding, "stored": int(stored),
+    """The simulator's proof-of-play counts (its report's summary.pop,
+    docs/sim.md) beside what the controller stored."""
+    p = find(rep, "summary.pop") or {}
+    sent, acked = p.get("sent"), p.get("acked")
+    stored = int(metric(rig, "minecast_pop_records_total"))
+    return {"records": p.get("records"), "sent": sent,
+            "resent": p.get("resent"), "acked": acked,
+            "outstanding": p.get("outstanding"), "stored": stored,
+            "final": rep.get("final"),
             "lost_acks": (sent - acked) if None not in (sent, acked)
             else None,
-            "lost_records": (sent - int(stored)) if sent is not None
+            "lost_records": (sent - stored) if sent is not None
             else None}
 
 
@@ -640,11 +774,21 @@ def figures(out):
                 "per publish, the median node applied after %.0f ms, the "
                 "99th percentile after %.0f ms; the publish itself "
                 "(compile, sign, store, hand to the broker) took %.0f ms; "
-                "%d nodes registered, connected and subscribed in %.1f s"
+                "%s nodes registered, connected and subscribed in %.1f s"
                 % (statistics.median(x["p50_ms"] for x in s["publish"]),
                    statistics.median(x["p99_ms"] for x in s["publish"]),
                    statistics.median(x["server_ms"] for x in s["publish"]),
-                   n, s.get("ready_s", 0)))
+                   fmt_n(n), s.get("ready_s", 0)))
+            sim_last = [x["sim_last_ms"] for x in s["publish"]
+                        if "sim_last_ms" in x]
+            if sim_last:
+                f["detail"] += (
+                    "; by the simulator's clock the last node published "
+                    "its applied state %.0f ms after the request (median)"
+                    % statistics.median(sim_last))
+            if s.get("broker_dropped"):
+                f["detail"] += ("; mosquitto dropped %d messages in this "
+                                "session" % s["broker_dropped"])
             if s.get("publish_profile"):
                 f["profile"] = s["publish_profile"]
                 f["limit"] = limit_of(s["publish_profile"], "", cores)
@@ -657,6 +801,16 @@ def figures(out):
                                            nodes=fmt_n(n))
             figs["fleet.alert.last"] = stat([x["last_ms"] for x in a],
                                             nodes=fmt_n(n))
+            sp = [x["sim_p99_ms"] for x in a if "sim_p99_ms" in x]
+            if sp:
+                figs["fleet.alert.p99"]["detail"] = (
+                    "the simulator sent its nodes' acknowledgements from "
+                    "%.0f ms (the first node) to %.0f ms (p99) after issue "
+                    "(medians over the alerts); the rest is the way back "
+                    "through mosquitto into the controller" % (
+                        statistics.median(x["sim_min_ms"] for x in a
+                                          if "sim_min_ms" in x),
+                        statistics.median(sp)))
             st = [x["started_p99_ms"] for x in a
                   if x.get("started_p99_ms") is not None]
             if st:
@@ -672,17 +826,64 @@ def figures(out):
                 f["limit"] = limit_of(s["alert_profile"], "", cores)
         if s.get("soak"):
             figs.update(soak_figures(s))
-    sizes = [s["nodes"] for s in out["sessions"]]
+    q = out.get("queue_check")
+    if q and q.get("runs"):
+        n = q["nodes"]
+        seen = ", ".join("{:,}".format(r["controller_applied"])
+                         for r in q["runs"])
+        f = {"median": q["dropped"], "min": q["dropped"],
+             "max": q["dropped"], "n": 1, "runs": [q["dropped"]],
+             "params": {"nodes": fmt_n(n), "publishes": len(q["runs"])},
+             "text": "%s dropped; the controller's rollout showed %s of "
+                     "%s nodes applied %d s after each publish (the nodes "
+                     "had all applied: %s)" % (
+                         "{:,}".format(q["dropped"]), seen, fmt_n(n),
+                         q["wait_s"], ", ".join(
+                             "{:,}".format(r["sim_applied"] or 0)
+                             for r in q["runs"]))}
+        if q["dropped"]:
+            short = [r for r in q["runs"] if r["controller_applied"] < n]
+            f["limit"] = (
+                "mosquitto drops a client's messages beyond "
+                "max_queued_messages (1000 in firmware-notes/mosquitto/"
+                "minecast.conf) while the client reads slower than they "
+                "come (its log: \"%s\"); %s nodes reporting within "
+                "seconds overflow the controller's session. %s A node "
+                "publishes its state only when it changes (docs/"
+                "protocol.md §3.1), so a dropped state is not sent again "
+                "and the rollout view stays short. The measured sessions "
+                "above run with max_queued_messages %s." % (
+                    (q.get("drop_lines") or ["?"])[0].split(": ", 1)[-1],
+                    fmt_n(n),
+                    "In this run %d of %d publishes left the controller's "
+                    "rollout short of the nodes." % (len(short),
+                                                     len(q["runs"]))
+                    if short else
+                    "In this run the rollout still reached every node: "
+                    "what was dropped was other traffic (health, QoS 0; "
+                    "proof of play, which nodes resend).",
+                    "{:,}".format(ARGS.broker_queue)))
+        figs["fleet.queue"] = f
+    plan = out.get("plan", [])
     why = "not in this run's plan (%s)" % ", ".join(
-        "%s nodes" % fmt_n(n) for n in sizes) if sizes else "no session"
-    if out.get("error"):
-        why = "the fleet run failed: %s" % out["error"]
+        "%s nodes" % fmt_n(p[0]) for p in plan) if plan else "no session"
+    failed = "the fleet run failed: %s" % out["error"] \
+        if out.get("error") else why
+    wanted = {
+        "fleet.publish.1000": any(p[0] == 1000 and p[1] for p in plan),
+        "fleet.publish.10000": any(p[0] == 10000 and p[1] for p in plan),
+        "fleet.alert.": any(p[2] for p in plan),
+        "fleet.soak.": any(p[3] for p in plan)}
     for key in ("fleet.publish.1000", "fleet.publish.10000",
                 "fleet.alert.p50", "fleet.alert.p99", "fleet.alert.last",
                 "fleet.alert.started_p99", "fleet.soak.lost_acks",
                 "fleet.soak.lost_records", "fleet.soak.rss",
                 "fleet.soak.cpu"):
-        figs.setdefault(key, {"why": why})
+        w = [v for k, v in wanted.items()
+             if k == key or (k.endswith(".") and key.startswith(k))]
+        figs.setdefault(key, {"why": failed if w and w[0] else why})
+    figs.setdefault("fleet.queue", {"why": "the queue check runs in the "
+                                    "full suite (--queue-check N)"})
     return figs
 
 
@@ -728,7 +929,7 @@ def soak_figures(s):
             med = statistics.median(vals)
             lim = tol if tol is not None else max(2.0, 0.02 * med)
             flat = abs(drift) <= lim
-            sp = "" if unit == "%" else " "
+            sp = " "
             f = stat(vals, **params)
             f.update({
                 "flat": flat, "slope_per_hour": sl * 3600,
@@ -764,10 +965,15 @@ def main():
            "nofile_limit": hard, "plan": plan, "sessions": []}
     log("RLIMIT_NOFILE %d; plan (nodes, publishes, alerts, soak s): %s"
         % (hard, plan))
+    qc = ARGS.queue_check
+    if qc is None and not ARGS.quick and not ARGS.nodes:
+        qc = 10000
     err = None
     try:
         for p in plan:
             session(*p, out=out)
+        if qc:
+            queue_check(qc, 2, out)
     except Exception as e:  # write what was measured, then fail
         err = e
         out["error"] = "%s: %s" % (type(e).__name__, e)
