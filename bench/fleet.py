@@ -403,17 +403,19 @@ def wait_applied(api, nodes, timeout):
         time.sleep(0.2)
 
 
-def one_publish(api, nodes, r, timeout):
+def one_publish(api, nodes, r, timeout, mark=lambda: None):
     api.call("PUT", "/v1/content/slogan-fleet",
              slogan("An toàn là trên hết — lần %d" % r), token="editor")
     api.call("POST", "/v1/content/slogan-fleet/approve", {},
              token="approver")
+    mark()
     t0 = time.time()
     rep = api.call("POST", "/v1/publish", {}, token="approver")
     if rep["changed"] != nodes:
         raise AssertionError("publish changed %d pointers, expected %d"
                              % (rep["changed"], nodes))
     wait_applied(api, nodes, timeout)
+    mark()
     items = api.call("GET", "/v1/rollout", token="technician")["items"]
     lat = [it["applied_ms"] - t0 * 1000 for it in items
            if it.get("applied_ms") is not None]
@@ -426,8 +428,9 @@ def one_publish(api, nodes, r, timeout):
             "versions": sorted({it["desired_version"] for it in items})}
 
 
-def one_alert(api, nodes, r, timeout=60):
+def one_alert(api, nodes, r, timeout=60, mark=lambda: None):
     aid = "bench-%d-%d" % (os.getpid(), r)
+    mark()
     a = api.call("POST", "/v1/alerts", {
         "id": aid, "level": "danger", "confirm": True, "ttl_s": 600,
         "text": "Kiểm tra hệ thống cảnh báo lần %d" % r},
@@ -445,6 +448,7 @@ def one_alert(api, nodes, r, timeout=60):
             break
         if time.monotonic() > deadline:
             raise AssertionError("alert: %s after %d s" % (c, timeout))
+    mark()
     # The started acks follow at start_at_ms.
     time.sleep(max(0, (d["start_at_ms"] - time.time() * 1000) / 1000) + 1)
     d = api.call("GET", "/v1/alerts/" + aid, token="technician")
@@ -473,28 +477,42 @@ def cpu_times(pids):
 
 
 def profiled(what, pids, fn, out_dir):
-    """fn() once more under perf record -p, with the processes' CPU
-    time over the window."""
+    """fn(mark) once more under perf record -p, with the processes' CPU
+    time over the window; fn calls mark() just before the request that
+    is measured and again when its figure is complete, so that the
+    window holds the measured part only (not the edit before a publish
+    or the lead time after an alert)."""
     why = perfsum.available()
     if why:
         return None, {"error": why}
     path = os.path.join(out_dir, "%s.perf.data" % what)
     hz = os.sysconf("SC_CLK_TCK")
-    rec = perfsum.Recorder(path, list(pids.values())).start()
-    c0 = cpu_times(pids)
+    # A publish or an alert lasts a fraction of a second: sample often.
+    rec = perfsum.Recorder(path, list(pids.values()), freq=1999)
+    state = {}
+
+    def mark():
+        if "c0" not in state:
+            rec.start()
+            state["c0"] = cpu_times(pids)
+        elif "c1" not in state:
+            state["c1"] = cpu_times(pids)
+            state["wall"] = rec.stop()
     try:
-        res = fn()
+        res = fn(mark)
     finally:
-        c1 = cpu_times(pids)
-        wall = rec.stop()
+        if "c0" in state and "c1" not in state:
+            mark()
+    c0, c1, wall = state.get("c0"), state.get("c1"), state.get("wall")
     if wall is None:
-        return None, {"error": "perf record failed: %s"
-                      % getattr(rec, "error", "")}
+        return res, {"error": "perf record failed: %s"
+                     % getattr(rec, "error", "no window")}
     s = perfsum.summarise(path, window_s=wall)
     s["cpu_s"] = {k: (c1[k] - c0[k]) / hz for k in pids
                   if c0.get(k) is not None and c1.get(k) is not None}
-    s["where"] = "one more %s run, not counted, under `perf record -p` " \
-        "of the controller, mosquitto and minecast-sim" % what
+    s["where"] = "one more %s, not counted, under `perf record -p` of " \
+        "the controller, mosquitto and minecast-sim, from the request " \
+        "until every node had answered" % what
     return res, s
 
 
@@ -588,8 +606,8 @@ def session(nodes, publish_runs, alert_runs, soak_s, out):
             if tgt and med > tgt and not ARGS.no_profile:
                 log("publish misses %.0f ms; profiling one more" % tgt)
                 extra, prof = profiled(
-                    "publish", pids, lambda: one_publish(
-                        api, nodes, publish_runs + 1, tmo), rig.dir)
+                    "publish", pids, lambda mark: one_publish(
+                        api, nodes, publish_runs + 1, tmo, mark), rig.dir)
                 res["publish_profile"] = prof
                 res["publish_profiled_run"] = extra
         if alert_runs:
@@ -605,8 +623,8 @@ def session(nodes, publish_runs, alert_runs, soak_s, out):
             if med > TARGETS["alert_p99"] and not ARGS.no_profile:
                 log("alert p99 misses; profiling one more")
                 extra, prof = profiled(
-                    "alert", pids, lambda: one_alert(
-                        api, nodes, alert_runs + 1), rig.dir)
+                    "alert", pids, lambda mark: one_alert(
+                        api, nodes, alert_runs + 1, mark=mark), rig.dir)
                 res["alert_profile"] = prof
                 res["alert_profiled_run"] = extra
         if soak_s:

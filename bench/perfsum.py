@@ -3,8 +3,9 @@ run, summarised as the share of CPU samples per process and the hottest
 symbols, so that docs/benchmarks.md can say what limits a figure from a
 measurement rather than a guess.
 
-Two ways to record (both at 499 Hz, no call graphs: the release build
-has no frame pointers, and flat symbols already name the hot code):
+Two ways to record (no call graphs: the release build has no frame
+pointers, and flat symbols already name the hot code; 499 Hz, or more
+for a short window):
 
   Recorder(pids=[...])     the given processes only (perf record -p),
                            started and stopped around a window
@@ -46,14 +47,16 @@ def available():
 class Recorder:
     """perf record in the background until stop()."""
 
-    def __init__(self, path, pids=None):
+    def __init__(self, path, pids=None, freq=FREQ):
         self.path = path
         self.pids = pids
+        self.freq = freq
         self.proc = None
         self.t0 = None
 
     def start(self):
-        cmd = ["perf", "record", "-F", str(FREQ), "-o", self.path, "-q"]
+        cmd = ["perf", "record", "-F", str(self.freq), "-o", self.path,
+               "-q"]
         if self.pids:
             cmd += ["-p", ",".join(str(p) for p in self.pids)]
         else:
@@ -116,22 +119,37 @@ def summarise(path, cores=None, window_s=None, top=8):
             idle = pct
             continue
         procs.append([comm, pct])
-    syms = []
+    merged = {}
     for pct, rest in _report(path, "comm,dso,sym"):
         if len(rest) < 3 or rest[0] == "swapper":
             continue
         # comm dso [.] symbol...  (the symbol may hold spaces)
-        comm, dso = rest[0], rest[1]
+        comm, dso = rest[0], os.path.basename(rest[1])
         sym = " ".join(rest[3:]) if rest[2] in ("[.]", "[k]") else \
             " ".join(rest[2:])
-        syms.append([comm, os.path.basename(dso), sym, pct])
-        if len(syms) >= top:
-            break
-    out = {"how": "perf record -F %d (no call graphs), perf report "
-                  "--sort comm / comm,dso,sym" % FREQ,
+        if sym.startswith("0x"):
+            # A library without symbols here: its addresses as one.
+            sym = "(no symbols)"
+        key = (comm, dso, sym)
+        merged[key] = merged.get(key, 0.0) + pct
+    syms = [[c, d, sym, round(p, 2)] for (c, d, sym), p in sorted(
+        merged.items(), key=lambda kv: -kv[1])[:top]]
+    out = {"how": "perf record (no call graphs), perf report "
+                  "--sort comm / comm,dso,sym",
            "processes": procs[:top], "symbols": syms,
            "idle_percent": idle, "cores": cores, "window_s": window_s}
     return out
+
+
+# Thread names perf shows, as a reader knows the processes (comm is the
+# thread's name, cut at 15 characters).
+NAMES = {"minecast-contro": "minecast-controller",
+         "MHD-worker": "minecast-controller's HTTP threads",
+         "MHD-listen": "minecast-controller's HTTP listener"}
+
+
+def name(comm):
+    return NAMES.get(comm, comm)
 
 
 def text(s):
@@ -145,11 +163,13 @@ def text(s):
         busy = 100.0 - s.get("idle_percent", 0.0)
         bits.append("the %d cores were %.0f %% busy" % (s["cores"], busy))
     if s.get("processes"):
-        bits.append("CPU samples by process: " + ", ".join(
-            "%s %.0f %%" % (c, p) for c, p in s["processes"][:5]))
+        bits.append("CPU samples by thread: " + ", ".join(
+            "%s %.0f %%" % (name(c), p) for c, p in s["processes"][:5]))
     if s.get("symbols"):
         bits.append("hottest symbols: " + ", ".join(
-            "%s (%s, %s) %.1f %%" % (sym, comm, dso, p)
+            ("%s (%s, no symbols) %.1f %%" % (dso, name(comm), p))
+            if sym == "(no symbols)" else
+            ("%s (%s, %s) %.1f %%" % (sym, name(comm), dso, p))
             for comm, dso, sym, p in s["symbols"][:5]))
     if s.get("cpu_s"):
         w = s.get("window_s") or 0

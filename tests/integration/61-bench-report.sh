@@ -33,7 +33,7 @@ check "publish to 1,000 simulated nodes meets its target" \
 check "10,000 nodes not in the canned plan: said, not invented" \
 	grep -q '^| publish → every node applied, 10,000 simulated nodes | .* | not measured: .* | not measured |$' "$md"
 check "the API miss is said plainly, with the part's profile" \
-	grep -q '^- \*\*API p99 latency, 50 concurrent clients misses its target\*\*: 64.6 ms (1 run) against ≤ 50 ms.*Profile (one more run.*minecast-contro 61 %' "$md"
+	grep -q '^- \*\*API p99 latency, 50 concurrent clients misses its target\*\*: 64.6 ms (1 run) against ≤ 50 ms.*Profile (one more run.*minecast-controller 61 %' "$md"
 check "the alert miss carries the fleet's own profile" \
 	grep -q '^- \*\*urgent alert → node acknowledged (delivered), p99 over 1,000 nodes misses its target\*\*: .*minecast-sim the most' "$md"
 check "the production queue's drops are a plain miss" \
