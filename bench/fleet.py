@@ -335,6 +335,19 @@ class Sim:
                                      stdin=subprocess.DEVNULL)
         fh.close()
 
+    def short(self):
+        """The options a reader needs to repeat the session (the rig's
+        addresses, token and files left out)."""
+        skip = {"--broker", "--controller", "--token", "--trusted",
+                "--report", "--ready-file"}
+        out, it = ["minecast-sim"], iter(self.cmd[1:])
+        for a in it:
+            if a in skip:
+                next(it)
+                continue
+            out.append(a)
+        return " ".join(out)
+
     def shown(self):
         c = [os.path.basename(self.cmd[0])] + self.cmd[1:]
         i = c.index("--token")
@@ -556,6 +569,7 @@ def start(nodes, queue, res, tag=""):
     sim = Sim(rig, nodes, sites, rig.dir)
     res["_sim"] = sim
     res["sim_cmd"] = sim.shown()
+    res["sim_args"] = sim.short()
     log("%d nodes: %s" % (nodes, res["sim_cmd"]))
     sim.wait_ready(120 + nodes / 50)
     res["ready_s"] = time.monotonic() - t

@@ -189,8 +189,19 @@ def record_command(path, cmd, timeout, env=None, log=None):
            "--"] + list(cmd)
     t0 = time.monotonic()
     with open(log or os.devnull, "ab") as fh:
-        p = subprocess.run(rec, stdout=fh, stderr=fh, timeout=timeout,
-                           env=env, stdin=subprocess.DEVNULL)
+        p = subprocess.Popen(rec, stdout=fh, stderr=fh, env=env,
+                             stdin=subprocess.DEVNULL,
+                             start_new_session=True)
+        try:
+            p.wait(timeout)
+        except subprocess.TimeoutExpired:
+            # perf, the script and what it started: one process group.
+            os.killpg(p.pid, signal.SIGINT)
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
     wall = time.monotonic() - t0
     if not os.path.exists(path):
         return p.returncode, {"error": "perf record wrote nothing"}

@@ -563,6 +563,18 @@ def markdown(doc):
                                         ", %s" % duration(info["seconds"])
                                         if info.get("seconds") else ""))
         extra = doc.get("raw", {}).get("fleet") if key == "fleet" else None
+        sims = [x for x in (extra or {}).get("sessions", [])
+                + [(extra or {}).get("queue_check") or {}]
+                if x.get("sim_args")]
+        if sims:
+            w("")
+            w("The simulator in each session (besides the broker, the "
+              "controller, an admin token, the trusted keys and its report "
+              "file):")
+            w("")
+            for x in sims:
+                w("    %s    # mosquitto max_queued_messages %s" % (
+                    x["sim_args"], "{:,}".format(x.get("broker_queue", 0))))
         if extra and extra.get("soak", {}).get("samples"):
             w("")
             w(soak_table(extra["soak"]))
