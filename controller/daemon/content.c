@@ -1339,6 +1339,48 @@ static bool link_blob(struct mcc *c, const char *dir, json_t *doc)
 	return symlink(src, dst) == 0 || errno == EEXIST;
 }
 
+/*
+ * The first entry (approved ones with approved) whose playlist plays
+ * content id and that has a founding year, re-pointed at the preview's
+ * own one-item playlist: the renderer resolves {years} and {since} by
+ * the first entry that plays the item.  NULL when there is none.
+ */
+static json_t *founding_entry(sqlite3 *db, const char *id, bool approved)
+{
+	const char *sql =
+	        approved
+	                ? "SELECT e.approved_json FROM entries e JOIN "
+	                  "playlists p ON p.id = json_extract(e.approved_json, "
+	                  "'$.playlist') , json_each(p.approved_json, "
+	                  "'$.items') it WHERE e.deleted = 0 AND p.deleted = 0 "
+	                  "AND json_extract(it.value, '$.content') = ? AND "
+	                  "json_extract(e.approved_json, '$.founded') IS NOT "
+	                  "NULL ORDER BY e.id LIMIT 1"
+	                : "SELECT e.doc_json FROM entries e JOIN playlists p "
+	                  "ON p.id = json_extract(e.doc_json, '$.playlist') , "
+	                  "json_each(p.doc_json, '$.items') it WHERE "
+	                  "e.deleted = 0 AND p.deleted = 0 AND "
+	                  "json_extract(it.value, '$.content') = ? AND "
+	                  "json_extract(e.doc_json, '$.founded') IS NOT NULL "
+	                  "ORDER BY e.id LIMIT 1";
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+	json_t *e = NULL;
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		e = json_loads((const char *)sqlite3_column_text(st, 0), 0,
+		               NULL);
+	mcc_db_done(st);
+	if (e) {
+		json_object_set_new(e, "playlist", json_string("preview"));
+		json_object_set_new(e, "channel", json_string("screen"));
+		json_object_del(e, "targets");
+	}
+	return e;
+}
+
 static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	struct mcc *c = rq->c;
@@ -1346,7 +1388,7 @@ static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 	const char *size = mcc_req_query(rq, "size");
 	bool approved = flag(mcc_req_query(rq, "approved"));
 	sqlite3 *db = mcc_db(c);
-	json_t *doc = NULL, *man = NULL, *bg = NULL;
+	json_t *doc = NULL, *man = NULL, *bg = NULL, *entry = NULL;
 	char *text = NULL, *dir = NULL, *cache = NULL, *log = NULL;
 	char *mpath = NULL, *tmp_png = NULL, *png = NULL, *blobs = NULL;
 	char key[65], sz[32], why[200];
@@ -1390,6 +1432,16 @@ static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	man = json_pack("{s:s, s:[O]}", "format", "minecast-manifest/1",
 	                "content", doc);
+	entry = founding_entry(db, id, approved);
+	if (man && entry) {
+		json_object_set_new(man, "entries", json_pack("[o]", entry));
+		json_object_set_new(man, "playlists",
+		                    json_pack("[{s:s, s:[{s:s}]}]", "id",
+		                              "preview", "items", "content",
+		                              id));
+	} else {
+		json_decref(entry);
+	}
 	bgid = json_string_value(
 	        json_object_get(json_object_get(doc, "style"), "bg_image"));
 	if (bgid && strcmp(bgid, id) != 0) {

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import struct
 import subprocess
+import time
 import unicodedata
 import unittest
 import zlib
@@ -577,6 +578,33 @@ class ContentTest(CtlTest):
                                token="editor"), 409)
 
     # -- previews --
+
+    def test_preview_founding_year(self):
+        """A slogan's {years} is drawn with the founding year of the entry
+        that plays it: the preview equals that of the text written out."""
+        r = self.rig
+        years = time.gmtime().tm_year - 1936
+        self.create({"id": "slogan-tpl", "type": "slogan",
+                     "text": "Kỷ niệm {years} năm"})
+        self.create({"id": "slogan-lit", "type": "slogan",
+                     "text": "Kỷ niệm %d năm" % years})
+
+        def preview(cid):
+            st, png, _ = r.api("GET", "/v1/content/%s/preview.png" % cid,
+                               token="editor", query={"size": "320x180"})
+            self.assertEqual(st, 200, png[:300])
+            return png
+        bare = preview("slogan-tpl")
+        self.assertNotEqual(bare, preview("slogan-lit"))
+        r.ok("POST", "/v1/playlists", {"id": "pl-tpl", "items": [
+            {"content": "slogan-tpl", "duration_s": 10}]}, token="editor",
+            expect=(201,))
+        r.ok("POST", "/v1/entries", {
+            "id": "e-tpl", "playlist": "pl-tpl", "channel": "screen",
+            "dtstart": "20231112", "duration": "P1D",
+            "rrule": "FREQ=YEARLY", "founded": 1936}, token="editor",
+            expect=(201,))
+        self.assertEqual(preview("slogan-tpl"), preview("slogan-lit"))
 
     def test_preview(self):
         r = self.rig
