@@ -38,6 +38,9 @@
 /* Records per proof-of-play batch (the player's default). */
 #define POP_BATCH_MAX 200
 
+/* At most one batch per node this often (the player's send loop). */
+#define POP_SEND_MS 5000
+
 /* Reconnect delays (ms), doubled per failure, jittered. */
 #define BACKOFF_MIN 500
 #define BACKOFF_MAX 10000
@@ -1023,6 +1026,12 @@ static void arm_pop(struct sim_node *n, int64_t at)
 		if (!r->sent_mono)
 			break;
 	}
+	/* Like the player, one batch per POP_SEND_MS: records made
+	 * meanwhile travel together (not while draining, nor after a full
+	 * batch). */
+	if (due > 0 && !s->stopping && n->pop_sent_mono &&
+	    due < n->pop_sent_mono + POP_SEND_MS)
+		due = n->pop_sent_mono + POP_SEND_MS;
 	if (due > 0)
 		sim_timer_set(n, SIM_T_POP, due < now ? now : due);
 	else
@@ -1033,23 +1042,29 @@ static void make_records(struct sim_node *n, int64_t now_mono)
 {
 	struct sim *s = sim_g;
 	int64_t now_ms = mc_now_ms();
+	double per_ms, elapsed, c0;
 
 	if (s->o.pop_rate <= 0 || s->stopping) {
 		n->pop_last_mono = now_mono;
 		return;
 	}
-	n->pop_credit +=
-	        (double)(now_mono - n->pop_last_mono) * s->o.pop_rate / 60000.0;
+	per_ms = s->o.pop_rate / 60000.0;
+	elapsed = (double)(now_mono - n->pop_last_mono);
+	c0 = n->pop_credit;
+	n->pop_credit += elapsed * per_ms;
 	n->pop_last_mono = now_mono;
-	while (n->pop_credit >= 1.0) {
+	for (int k = 1; n->pop_credit >= 1.0; k++) {
 		struct sim_pop *r = calloc(1, sizeof(*r));
+		/* When this play ended: where the credit crossed k. */
+		double at = ((double)k - c0) / per_ms;
 
 		n->pop_credit -= 1.0;
 		if (!r)
 			break;
 		r->seq = n->pop_next_seq++;
-		r->end_ms = now_ms;
-		r->start_ms = now_ms - PLAY_MS;
+		r->end_ms = now_ms -
+		            (int64_t)(elapsed - (at < elapsed ? at : elapsed));
+		r->start_ms = r->end_ms - PLAY_MS;
 		if (n->pop_tail)
 			n->pop_tail->next = r;
 		else
@@ -1109,6 +1124,8 @@ static void send_batch(struct sim_node *n, int64_t now)
 	json = mc_pop_batch_dump(&b);
 	if (node_publish(n, MC_TOPIC_POP, json, 1, false, NULL) == 0) {
 		n->c.pop_batches++;
+		/* A full batch may be followed at once, as in the player. */
+		n->pop_sent_mono = k == POP_BATCH_MAX ? 0 : now;
 		for (size_t i = 0; i < k; i++) {
 			if (picked[i]->sent_mono == 0)
 				n->c.pop_sent++;

@@ -237,11 +237,12 @@ struct sim_node {
 	struct sim_pop *pop_tail;     /* the newest of them */
 	int64_t pop_next_seq;         /* next record number */
 	int64_t pop_batch_no;         /* batches made so far */
-	double pop_credit;            /* records owed (fractional) */
-	int64_t pop_last_mono;        /* when pop_credit was last topped up */
-	int64_t pop_outstanding;      /* records in the list */
-	int64_t health_seq;           /* healths sent (uptime base) */
-	struct sim_counts c;          /* what happened to this node */
+	int64_t pop_sent_mono;   /* when the last batch went; 0 = send now */
+	double pop_credit;       /* records owed (fractional) */
+	int64_t pop_last_mono;   /* when pop_credit was last topped up */
+	int64_t pop_outstanding; /* records in the list */
+	int64_t health_seq;      /* healths sent (uptime base) */
+	struct sim_counts c;     /* what happened to this node */
 };
 
 /* ---- the whole simulator ---- */

@@ -325,6 +325,8 @@ class SimFleet(SimTest):
         self.assertEqual(s["pop"]["acked"], s["pop"]["records"])
         self.assertEqual(s["pop"]["outstanding"], 0)
         self.assertEqual(s["pop_lost"], 0)
+        # Batched as the player does: one batch per 5 s at most.
+        self.assertLess(s["pop"]["batches"], s["pop"]["records"])
         self.assertGreaterEqual(s["health"]["sent"], self.N)
         self.assertEqual(s["mqtt"]["disconnects"], 0)
         # The controller stored every record once.
