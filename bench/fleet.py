@@ -967,11 +967,10 @@ def soak_figures(s):
                 "flat": flat, "slope_per_hour": sl * 3600,
                 "start": vals[0], "end": vals[-1],
                 "text": "start %.1f%s%s, end %.1f%s%s, max %.1f%s%s; "
-                "slope %+.2f%s%s per hour over the second half (%+.2f%s%s "
-                "over the soak; flat within %.1f%s%s)" % (
+                "the trend of the second half comes to %+.2f%s%s over "
+                "the soak (flat within %.1f%s%s)" % (
                     vals[0], sp, unit, vals[-1], sp, unit, max(vals), sp,
-                    unit, sl * 3600, sp, unit, drift, sp, unit, lim, sp,
-                    unit)})
+                    unit, drift, sp, unit, lim, sp, unit)})
             if not flat:
                 f["limit"] = (
                     "Not profiled: a drift over a soak is a trend, not a "
