@@ -310,9 +310,11 @@ class SimFleet(SimTest):
         self.assertEqual(n2["applied_version"], 1)
         self.assertIn("pointer refused (forged)", sim.log_text())
 
-        # Proof of play flows and is acknowledged.
-        sim.wait_report(lambda x: x["summary"]["pop"]["acked"] >= self.N,
-                        60, "proof of play acknowledged")
+        # Proof of play flows and is acknowledged, a batch per node
+        # every 5 s.
+        sim.wait_report(lambda x: x["summary"]["pop"]["batches"] >=
+                        2 * self.N and x["summary"]["pop"]["acked"] >=
+                        self.N, 60, "proof of play acknowledged")
 
         # The clean stop: what is owed is acknowledged, nothing lost,
         # every node offline.
