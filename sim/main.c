@@ -100,6 +100,10 @@ static const char usage_text[] =
         "  --share-manifests    one download per sha256 for all nodes "
         "(default: each\n"
         "                       node downloads for itself)\n"
+        "  --share-verify       check the signature of identical "
+        "envelopes once for all\n"
+        "                       nodes (alerts; default: every node checks "
+        "its own)\n"
         "  --http-parallel N    downloads at once, keep-alive (default "
         "32)\n"
         "  --connect-rate R     first connections per second (default "
@@ -144,6 +148,7 @@ enum {
 	OPT_POP_RESEND,
 	OPT_FETCH_ASSETS,
 	OPT_SHARE,
+	OPT_SHARE_VERIFY,
 	OPT_HTTP_PARALLEL,
 	OPT_CONNECT_RATE,
 	OPT_KEEPALIVE,
@@ -175,6 +180,7 @@ static const struct option long_opts[] = {
         {"pop-resend-s", required_argument, NULL, OPT_POP_RESEND},
         {"fetch-assets", no_argument, NULL, OPT_FETCH_ASSETS},
         {"share-manifests", no_argument, NULL, OPT_SHARE},
+        {"share-verify", no_argument, NULL, OPT_SHARE_VERIFY},
         {"http-parallel", required_argument, NULL, OPT_HTTP_PARALLEL},
         {"connect-rate", required_argument, NULL, OPT_CONNECT_RATE},
         {"keepalive", required_argument, NULL, OPT_KEEPALIVE},
@@ -355,6 +361,7 @@ static int parse_args(int argc, char **argv, struct sim_opts *o)
 			break;
 		case OPT_FETCH_ASSETS: o->fetch_assets = true; break;
 		case OPT_SHARE: o->share_manifests = true; break;
+		case OPT_SHARE_VERIFY: o->share_verify = true; break;
 		case OPT_HTTP_PARALLEL:
 			if (!parse_int(optarg, 1, 1000, &o->http_parallel))
 				return bad("--http-parallel",

@@ -411,6 +411,8 @@ static json_t *build(struct sim *s)
 	                  (json_int_t)s->manifest_shared, "asset_fetches",
 	                  (json_int_t)s->asset_fetches, "asset_shared",
 	                  (json_int_t)s->asset_shared));
+	json_object_set_new(sum, "verify_shared",
+	                    json_integer(s->verify_shared));
 	json_object_set_new(
 	        sum, "loop",
 	        json_pack("{s:I, s:f, s:f}", "turns", (json_int_t)s->loop_turns,
@@ -428,14 +430,15 @@ static json_t *build(struct sim *s)
 	json_object_set_new(
 	        root, "options",
 	        json_pack("{s:i, s:s, s:i, s:s, s:s, s:i, s:f, s:f, s:f, s:b, "
-	                  "s:b, s:i, s:f, s:f}",
+	                  "s:b, s:b, s:i, s:f, s:f}",
 	                  "nodes", s->o.nodes, "broker_host", s->o.broker_host,
 	                  "broker_port", s->o.broker_port, "controller",
 	                  s->o.controller, "prefix", s->o.prefix, "sites",
 	                  s->o.sites, "health_s", s->o.health_s, "pop_rate",
 	                  s->o.pop_rate, "pop_resend_s", s->o.pop_resend_s,
 	                  "fetch_assets", s->o.fetch_assets, "share_manifests",
-	                  s->o.share_manifests, "http_parallel",
+	                  s->o.share_manifests, "share_verify",
+	                  s->o.share_verify, "http_parallel",
 	                  s->o.http_parallel, "connect_rate", s->o.connect_rate,
 	                  "duration_s", s->o.duration_s));
 	json_object_set_new(root, "summary", sum);

@@ -58,6 +58,7 @@ struct sim_opts {
 	double pop_resend_s;  /* --pop-resend-s: resend after this */
 	bool fetch_assets;    /* --fetch-assets */
 	bool share_manifests; /* --share-manifests */
+	bool share_verify;    /* --share-verify */
 	int http_parallel;    /* --http-parallel: transfers at once */
 	double connect_rate;  /* --connect-rate: connects per second */
 	double duration_s;    /* --duration: 0 = until a signal */
@@ -283,6 +284,7 @@ struct sim {
 	int64_t manifest_shared; /* manifests taken from the shared cache */
 	int64_t asset_fetches;   /* asset downloads */
 	int64_t asset_shared;    /* assets already verified (shared) */
+	int64_t verify_shared;   /* signature checks taken from the cache */
 	int64_t loop_turns;      /* epoll_wait returns */
 	double busy_ms;          /* time spent handling events */
 };

@@ -331,6 +331,7 @@ class SimFleet(SimTest):
         self.assertLess(s["pop"]["batches"], s["pop"]["records"])
         self.assertGreaterEqual(s["health"]["sent"], self.N)
         self.assertEqual(s["mqtt"]["disconnects"], 0)
+        self.assertEqual(s["verify_shared"], 0)
         # The controller stored every record once.
         day = datetime.date.today()
         pop = r.ok("GET", "/v1/reports/pop", token="technician",
@@ -539,9 +540,11 @@ class SimRefusals(SimTest):
     def test_refusals(self):
         r = self.rig
         self.schedule()
+        # --share-verify: one signature check per distinct envelope; the
+        # outcomes per node must be the same as without it.
         sim = Sim(r, "sim", ["--nodes", "3", "--register", "--token",
                              r.tokens["technician"], "--pop-rate", "0",
-                             "--health-s", "0"])
+                             "--health-s", "0", "--share-verify"])
         sim.wait_ready()
         r.ok("POST", "/v1/publish", {}, token="approver")
         sim.wait_report(
@@ -610,6 +613,9 @@ class SimRefusals(SimTest):
         self.assertEqual(a["rejected"]["malformed"], 3, a)
         self.assertEqual(a["delivered"], 0)
         self.assertEqual(a["rejected_acks"], 6)
+        # Each of the three alerts was checked once, then shared.
+        self.assertGreaterEqual(rep["summary"]["verify_shared"], 6)
+        self.assertTrue(rep["options"]["share_verify"])
 
         def acks():
             out = {}
