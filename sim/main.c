@@ -621,10 +621,10 @@ int main(int argc, char **argv)
 	/* Timers and ramp count from here, after registration. */
 	s->start_mono = mc_mono_ms();
 	mc_log_info("sim",
-	            "%d nodes %s%.*s.. over %d site%s, broker %s:%d, "
+	            "%d nodes (%s .. %s) over %d site%s, broker %s:%d, "
 	            "controller %s, %.0f connects/s",
-	            s->o.nodes, s->o.prefix, 0, "", s->o.sites,
-	            s->o.sites == 1 ? "" : "s", s->o.broker_host,
+	            s->o.nodes, s->nodes[0].id, s->nodes[s->o.nodes - 1].id,
+	            s->o.sites, s->o.sites == 1 ? "" : "s", s->o.broker_host,
 	            s->o.broker_port, s->o.controller, s->o.connect_rate);
 	if (sim_loop_run(s) != 0)
 		goto done;
