@@ -847,11 +847,13 @@ def figures(out):
                   if x.get("started_p99_ms") is not None]
             if st:
                 figs["fleet.alert.started_p99"] = stat(st, nodes=fmt_n(n))
+                spreads = [x["start_spread_ms"] for x in a
+                           if x.get("start_spread_ms") is not None]
                 figs["fleet.alert.started_p99"]["detail"] = (
                     "the alerts start %d ms after issue (the controller's "
-                    "alert_lead_ms); start instants of the nodes spread "
-                    "over %s ms" % (a[0]["lead_ms"], ", ".join(
-                        "%s" % x.get("start_spread_ms") for x in a[:5])))
+                    "alert_lead_ms); within an alert the nodes' start "
+                    "instants (start_ms) differed by at most %s ms" % (
+                        a[0]["lead_ms"], max(spreads) if spreads else "?"))
             if s.get("alert_profile"):
                 f = figs["fleet.alert.p99"]
                 f["profile"] = s["alert_profile"]
@@ -938,9 +940,11 @@ def soak_figures(s):
             continue
         out[key] = {"median": v, "min": v, "max": v, "n": 1, "runs": [v],
                     "params": params,
-                    "text": "%d of %d records sent (%s acknowledged, %d "
-                    "stored by the controller)" % (
-                        v, p["sent"], p.get("acked"), p["stored"])}
+                    "text": "%s of %s records sent (%s acknowledged, %s "
+                    "stored by the controller)" % tuple(
+                        "{:,}".format(x) if isinstance(x, int) else str(x)
+                        for x in (v, p["sent"], p.get("acked"),
+                                  p["stored"]))}
         if v:
             out[key]["limit"] = (
                 "The simulator's report: %s; the controller stored %d "

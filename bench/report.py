@@ -462,7 +462,7 @@ def num(v, digits):
     if isinstance(v, float) and v != v:
         return "nan"
     s = "%.*f" % (digits, v)
-    if digits == 0 and abs(v) >= 10000:
+    if digits == 0 and abs(v) >= 1000:
         s = "{:,}".format(int(round(v)))
     return s
 
@@ -513,12 +513,20 @@ def markdown(doc):
         mach.get("kernel", "?"),
         " (virtual machine)" if mach.get("virtual") else ""))
     la0, la1 = meta.get("loadavg_start"), meta.get("loadavg_end")
-    if la0:
-        quiet = "quiet" if la0[0] < 0.5 else "not quiet: other work ran " \
-            "beside the suite, which lengthens and spreads the figures"
+    cpu = meta.get("cpu")
+    if cpu:
+        other = cpu["other_percent"]
+        w("- **Other work on the machine** while the suite ran: %.1f %% of "
+          "its CPU time (the suite itself: %.1f %%), so the machine was %s."
+          " Load average %s at the start, %s at the end." % (
+              other, cpu["suite_percent"],
+              "quiet" if other < 5 else "not quiet: the figures are "
+              "longer and more spread than on a quiet machine",
+              "%.2f" % la0[0] if la0 else "?",
+              "%.2f" % la1[0] if la1 else "?"))
+    elif la0:
         w("- **Load** (1-minute load average): %.2f at the start, %s at "
-          "the end (%s)." % (la0[0], "%.2f" % la1[0] if la1 else "?",
-                             quiet))
+          "the end." % (la0[0], "%.2f" % la1[0] if la1 else "?"))
     if meta.get("build"):
         w("- **Build**: `%s` (%s), everything on loopback." % (
             meta["build"], meta.get("build_type", "?")))
