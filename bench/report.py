@@ -450,7 +450,8 @@ def why_not(p):
     if p.get("error"):
         return p["error"]
     if p.get("json") is not None:
-        return "not in this run's configuration"
+        return "not in the quick suite" if p.get("quick") else \
+            "not in this run's configuration"
     return "no figure"
 
 
