@@ -501,6 +501,25 @@ static int64_t prepare_lead(const struct mc_timeline *tl)
 }
 
 /*
+ * When the item after cur may be prepared: prepare_lead before its
+ * instant, but on the screen not while cur is still fading in, when the
+ * outgoing frame is held too (three full frames at once otherwise, 24 MB
+ * at 1080p).  Items too short for both keep the plain lead.
+ */
+static int64_t prepare_at(const struct mc_timeline *tl, enum mc_channel ch,
+                          const struct want *cur)
+{
+	int64_t at = cur->next_change - prepare_lead(tl), faded;
+
+	if (ch != MC_CH_SCREEN || tl->d.cfg->crossfade_ms <= 0)
+		return at;
+	faded = cur->item_start + tl->d.cfg->crossfade_ms + 100;
+	if (faded > at && faded <= cur->next_change - 250)
+		at = faded;
+	return at;
+}
+
+/*
  * Hand the output the item that follows the current one, so that it is
  * decoded (an image) or prerolled (audio) before its instant.  Each next
  * item is prepared once.
@@ -519,7 +538,7 @@ static void prepare_next(struct mc_timeline *tl, enum mc_channel ch,
 	if (!o->ops->prepare || cur->next_change == MC_SCHED_NEVER || tl->alert)
 		return;
 	/* Not too early: a prerolled pipeline may hold the audio device. */
-	if (cur->next_change - now > prepare_lead(tl))
+	if (now < prepare_at(tl, ch, cur))
 		return;
 	eval_channel(tl, ch, cur->next_change, synced, &nx);
 	if (!nx.content || nx.kind != MC_NOW_SCHEDULED)
@@ -791,9 +810,9 @@ int64_t mc_timeline_tick(struct mc_timeline *tl, int64_t now, bool clock_synced)
 		/* Wake in time to prepare the next item. */
 		if (tl->d.out[ch]->ops->prepare &&
 		    w.next_change != MC_SCHED_NEVER &&
-		    w.next_change - prepare_lead(tl) > now &&
-		    w.next_change - prepare_lead(tl) < next)
-			next = w.next_change - prepare_lead(tl);
+		    prepare_at(tl, ch, &w) > now &&
+		    prepare_at(tl, ch, &w) < next)
+			next = prepare_at(tl, ch, &w);
 		if (w.next_change < next)
 			next = w.next_change;
 		want_clear(&w);

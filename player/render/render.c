@@ -630,7 +630,19 @@ static void draw_scaled(SDL_Surface *src, const SDL_Rect *srect,
 		cur = n;
 		sr = (SDL_Rect){0, 0, n->w, n->h};
 	}
-	t = new_frame(dr.w, dr.h);
+	if (sr.w == dr.w && sr.h == dr.h) {
+		/* Nothing left to scale: blend straight in, without the
+		 * frame-sized intermediate (8 MB at 1080p). */
+		SDL_BlendMode was = SDL_BLENDMODE_NONE;
+
+		SDL_GetSurfaceBlendMode(cur, &was);
+		SDL_SetSurfaceBlendMode(cur, SDL_BLENDMODE_BLEND);
+		SDL_BlitSurface(cur, &sr, dst, &dr);
+		SDL_SetSurfaceBlendMode(cur, was);
+		t = NULL;
+	} else {
+		t = new_frame(dr.w, dr.h);
+	}
 	if (t) {
 		if (SDL_SoftStretchLinear(cur, &sr, t, NULL) != 0)
 			SDL_BlitScaled(cur, &sr, t, NULL);
@@ -640,6 +652,29 @@ static void draw_scaled(SDL_Surface *src, const SDL_Rect *srect,
 	}
 	if (cur != src)
 		SDL_FreeSurface(cur);
+}
+
+/*
+ * img (ARGB8888, from load_image) as drawn over black: translucent pixels
+ * darkened by their alpha and made opaque, like a blend onto a black frame.
+ */
+static void onto_black(SDL_Surface *img)
+{
+	for (int y = 0; y < img->h; y++) {
+		Uint32 *px = (Uint32 *)((Uint8 *)img->pixels + y * img->pitch);
+
+		for (int x = 0; x < img->w; x++) {
+			Uint32 v = px[x], a = v >> 24;
+
+			if (a == 0xff)
+				continue;
+			px[x] = 0xff000000u |
+			        (((v >> 16 & 0xff) * a + 127) / 255) << 16 |
+			        (((v >> 8 & 0xff) * a + 127) / 255) << 8 |
+			        ((v & 0xff) * a + 127) / 255;
+		}
+	}
+	SDL_SetSurfaceBlendMode(img, SDL_BLENDMODE_BLEND);
 }
 
 /* Draw img over the whole of dst by fit. */
@@ -913,6 +948,12 @@ SDL_Surface *mc_render_play(struct mc_render *r, const struct mc_play *p,
 		if (!img) {
 			mc_error_set(err, e2.code, "%s: %s", c->id, e2.msg);
 			return NULL;
+		}
+		if (img->w == r->w && img->h == r->h) {
+			/* Frame-sized: every fit is the picture itself on
+			 * black, drawn in place rather than copied. */
+			onto_black(img);
+			return img;
 		}
 		f = new_frame(r->w, r->h);
 		if (f) {

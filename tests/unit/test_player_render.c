@@ -291,6 +291,52 @@ static void test_golden_slogan_12_11(void **state)
 	mc_manifest_free(m);
 }
 
+/*
+ * A frame-sized image is drawn as itself, whatever the fit, and a
+ * translucent one as over black: the same as a blend onto a black frame.
+ */
+static void test_frame_sized_image(void **state)
+{
+	static const enum mc_fit fits[] = {MC_FIT_CONTAIN, MC_FIT_COVER,
+	                                   MC_FIT_STRETCH};
+	struct mc_render *r = new_render(480, 270);
+	SDL_Surface *s = SDL_CreateRGBSurfaceWithFormat(
+	        0, 480, 270, 32, SDL_PIXELFORMAT_ARGB8888);
+	char path[160];
+	SDL_Rect half = {240, 0, 240, 270};
+
+	(void)state;
+	assert_non_null(s);
+	/* Left half opaque orange, right half orange at alpha 0x80. */
+	SDL_FillRect(s, NULL, 0xffff8000);
+	SDL_FillRect(s, &half, 0x80ff8000);
+	snprintf(path, sizeof(path), "%s/frame-sized.png", tmpdir);
+	assert_int_equal(IMG_SavePNG(s, path), 0);
+	SDL_FreeSurface(s);
+	for (size_t i = 0; i < MC_ARRAY_LEN(fits); i++) {
+		struct mc_content c = {0};
+		SDL_Surface *f;
+
+		c.id = (char *)"pano-frame";
+		c.type = MC_CONTENT_IMAGE;
+		c.fit = fits[i];
+		c.has_asset = true;
+		f = play(r, &c, NULL, path, NULL);
+		assert_int_equal(f->w, 480);
+		assert_int_equal(f->h, 270);
+		assert_int_equal(f->format->format, SDL_PIXELFORMAT_ARGB8888);
+		assert_int_equal(pixel(f, 0, 0), 0xff8000);
+		assert_int_equal(pixel(f, 239, 269), 0xff8000);
+		/* 0xff * 0x80 / 0xff = 0x80; 0x80 * 0x80 / 0xff = 0x40. */
+		assert_int_equal(pixel(f, 240, 0), 0x804000);
+		assert_int_equal(pixel(f, 479, 269), 0x804000);
+		/* Opaque, as every frame is. */
+		assert_int_equal(((Uint32 *)f->pixels)[479] >> 24, 0xff);
+		SDL_FreeSurface(f);
+	}
+	mc_render_free(r);
+}
+
 /* (b) A square test pattern on a 16:9 screen, each fit. */
 static void fit_case(enum mc_fit fit, const char *golden)
 {
@@ -860,6 +906,7 @@ int main(void)
 	        cmocka_unit_test(test_golden_fit_contain),
 	        cmocka_unit_test(test_golden_fit_cover),
 	        cmocka_unit_test(test_golden_fit_stretch),
+	        cmocka_unit_test(test_frame_sized_image),
 	        cmocka_unit_test(test_golden_portrait),
 	        cmocka_unit_test(test_golden_slogan_on_pano),
 	        cmocka_unit_test(test_golden_alerts),

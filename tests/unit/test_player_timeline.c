@@ -385,6 +385,39 @@ static void next_item_is_prepared_once_before_its_instant(void **state)
 	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s1");
 }
 
+/*
+ * On the screen the next item is not prepared while the current one is
+ * still fading in (the outgoing frame is held then): a lead longer than
+ * the item waits for the crossfade to end.
+ */
+static void screen_prepares_after_the_crossfade(void **state)
+{
+	struct fx *f = *state;
+	int preps = 0;
+
+	f->cfg.preroll_ms = 9800; /* lead 10.3 s: more than an item */
+	f->cfg.crossfade_ms = 600;
+	/* 06:00:10.2: s2 has just started (06:00:10, until 06:00:20).  The
+	 * plain lead says now; the crossfade runs until 06:00:10.6, so the
+	 * loop wakes at 06:00:10.7 instead. */
+	assert_int_equal(mc_timeline_tick(f->tl, T0 + 10 * S + 200, true),
+	                 T0 + 10 * S + 700);
+	assert_string_equal(last_start(MC_CH_SCREEN)->content, "s2");
+	for (size_t i = 0; i < n_recs; i++)
+		assert_false(strcmp(recs[i].event, "prep") == 0 &&
+		             recs[i].channel == MC_CH_SCREEN);
+	mc_timeline_tick(f->tl, T0 + 10 * S + 700, true);
+	for (size_t i = 0; i < n_recs; i++) {
+		if (strcmp(recs[i].event, "prep") != 0 ||
+		    recs[i].channel != MC_CH_SCREEN)
+			continue;
+		preps++;
+		assert_string_equal(recs[i].content, "s1");
+		assert_int_equal(recs[i].start_ms, T0 + 20 * S);
+	}
+	assert_int_equal(preps, 1);
+}
+
 static void a_file_that_will_not_play_is_skipped(void **state)
 {
 	struct fx *f = *state;
@@ -456,6 +489,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(
 	                next_item_is_prepared_once_before_its_instant, setup,
 	                teardown),
+	        cmocka_unit_test_setup_teardown(
+	                screen_prepares_after_the_crossfade, setup, teardown),
 	        cmocka_unit_test_setup_teardown(
 	                a_file_that_will_not_play_is_skipped, setup, teardown),
 	        cmocka_unit_test_setup_teardown(alert_holds_every_channel,
