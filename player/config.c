@@ -214,6 +214,8 @@ static const struct key_def keys[] = {
 
         {"health", "interval", K_DUR_S, OFF(health_interval_s), false, false,
          5000, 3600000, "a duration such as 30s"},
+        {"health", "errors_kept", K_DUR_S, OFF(health_errors_kept_s), false,
+         false, 60000, 604800000, "a duration such as 1h"},
         {"health", "proc_root", K_PATH, OFF(proc_root), false, false, 0, 0,
          "a directory, normally /proc"},
         {"health", "sys_root", K_PATH, OFF(sys_root), false, false, 0, 0,
@@ -1540,6 +1542,7 @@ static enum mc_err set_defaults(struct mc_player_config *cfg)
 	cfg->window_end_min = -1;
 	cfg->hook_timeout_s = 20;
 	cfg->health_interval_s = 30;
+	cfg->health_errors_kept_s = 3600;
 	cfg->pop_batch_max = 200;
 	cfg->pop_resend_s = 60;
 	cfg->pop_outbox_max = 100000;

@@ -109,9 +109,10 @@ struct mc_player_config {
 	int hook_timeout_s;      /* default 20 */
 
 	/* [health] */
-	int health_interval_s; /* default 30 */
-	char *proc_root;       /* default "/proc"; tests point it elsewhere */
-	char *sys_root;        /* default "/sys" */
+	int health_interval_s;    /* default 30 */
+	int health_errors_kept_s; /* default 3600 */
+	char *proc_root; /* default "/proc"; tests point it elsewhere */
+	char *sys_root;  /* default "/sys" */
 
 	/* [clock] */
 	char *clock_sync; /* "auto" (kernel), "yes", "no", or

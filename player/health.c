@@ -314,3 +314,48 @@ bool mc_clock_synced(const char *mode, double *offset_ms)
 		return mode[5] && access(mode + 5, F_OK) == 0;
 	return false;
 }
+
+/* ---- recent errors ---- */
+
+static void errlist_remove(struct mc_errlist *l, size_t i)
+{
+	free(l->msg[i]);
+	memmove(l->msg + i, l->msg + i + 1, (l->n - i - 1) * sizeof(*l->msg));
+	memmove(l->at_ms + i, l->at_ms + i + 1,
+	        (l->n - i - 1) * sizeof(*l->at_ms));
+	l->n--;
+}
+
+void mc_errlist_add(struct mc_errlist *l, const char *msg, int64_t now_ms)
+{
+	char *copy = strdup(msg);
+
+	if (!copy)
+		return;
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->msg[i], msg) == 0) {
+			errlist_remove(l, i);
+			break;
+		}
+	if (l->n == MC_HEALTH_ERRORS_MAX)
+		errlist_remove(l, l->n - 1);
+	memmove(l->msg + 1, l->msg, l->n * sizeof(*l->msg));
+	memmove(l->at_ms + 1, l->at_ms, l->n * sizeof(*l->at_ms));
+	l->msg[0] = copy;
+	l->at_ms[0] = now_ms;
+	l->n++;
+}
+
+void mc_errlist_expire(struct mc_errlist *l, int64_t now_ms, int64_t keep_ms)
+{
+	/* Newest first: the old ones are at the end. */
+	while (l->n > 0 && now_ms - l->at_ms[l->n - 1] > keep_ms)
+		errlist_remove(l, l->n - 1);
+}
+
+void mc_errlist_free(struct mc_errlist *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->msg[i]);
+	memset(l, 0, sizeof(*l));
+}

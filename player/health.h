@@ -12,6 +12,8 @@
 #define MC_PLAYER_HEALTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "minecast/messages.h"
 
@@ -36,5 +38,28 @@ void mc_health_collect(const struct mc_health_src *src, struct mc_health *h);
  * while PATH exists (tests).  *offset_ms is NAN when unknown.
  */
 bool mc_clock_synced(const char *mode, double *offset_ms);
+
+/*
+ * The recent errors a health report carries: newest first, at most
+ * MC_HEALTH_ERRORS_MAX.  A message equal to one already listed moves to
+ * the front with its new time instead of taking a second slot; an error
+ * older than the configured time is dropped, so that a report does not
+ * keep showing what was put right days ago.  Times are monotonic ms.
+ */
+#define MC_HEALTH_ERRORS_MAX 16
+
+struct mc_errlist {
+	char *msg[MC_HEALTH_ERRORS_MAX];
+	int64_t at_ms[MC_HEALTH_ERRORS_MAX];
+	size_t n;
+};
+
+/* Add msg (copied) at now_ms; dropped silently when out of memory. */
+void mc_errlist_add(struct mc_errlist *l, const char *msg, int64_t now_ms);
+
+/* Forget the errors added more than keep_ms before now_ms. */
+void mc_errlist_expire(struct mc_errlist *l, int64_t now_ms, int64_t keep_ms);
+
+void mc_errlist_free(struct mc_errlist *l);
 
 #endif

@@ -36,24 +36,15 @@
 void mc_player_error(struct mc_player *p, const char *module, const char *fmt,
                      ...)
 {
-	char msg[512];
+	char msg[480], line[512];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	mc_log_error(module, "%s", msg);
-	if (p->n_errors == MC_PLAYER_ERRORS_MAX) {
-		free(p->errors[MC_PLAYER_ERRORS_MAX - 1]);
-		p->n_errors--;
-	}
-	memmove(p->errors + 1, p->errors, p->n_errors * sizeof(*p->errors));
-	p->errors[0] = mc_printf("%s: %s", module, msg);
-	if (p->errors[0])
-		p->n_errors++;
-	else
-		memmove(p->errors, p->errors + 1,
-		        p->n_errors * sizeof(*p->errors));
+	snprintf(line, sizeof(line), "%s: %s", module, msg);
+	mc_errlist_add(&p->errors, line, mc_mono_ms());
 }
 
 /* ---- the retained state ---- */
@@ -116,8 +107,10 @@ static void publish_health(struct mc_player *p)
 	        (int64_t)p->sync.n_assets + (p->sync.manifest_wanted ? 1 : 0);
 	h.bytes_outstanding = mc_sync_bytes_left(p);
 	mc_timeline_playing(p->tl, h.playing);
-	h.errors = p->errors;
-	h.n_errors = p->n_errors;
+	mc_errlist_expire(&p->errors, mc_mono_ms(),
+	                  (int64_t)p->cfg.health_errors_kept_s * 1000);
+	h.errors = p->errors.msg;
+	h.n_errors = p->errors.n;
 	h.reconnects = p->link ? mc_link_reconnects(p->link) : 0;
 	h.pop_summarised = p->outbox ? mc_outbox_summarised(p->outbox) : 0;
 	json = mc_health_dump(&h);
@@ -566,8 +559,7 @@ void mc_player_fini(struct mc_player *p)
 	for (size_t i = 0; i < p->sync.n_assets; i++)
 		free(p->sync.assets[i]);
 	free(p->sync.assets);
-	for (size_t i = 0; i < p->n_errors; i++)
-		free(p->errors[i]);
+	mc_errlist_free(&p->errors);
 	mc_state_free(&p->st);
 	mc_config_free(&p->cfg);
 	signal_target = NULL;

@@ -20,14 +20,12 @@
 #include "config.h"
 #include "evq.h"
 #include "fetch.h"
+#include "health.h"
 #include "link.h"
 #include "outbox.h"
 #include "outputs/output.h"
 #include "state.h"
 #include "timeline.h"
-
-/* Errors kept for health, most recent first. */
-#define MC_PLAYER_ERRORS_MAX 16
 
 /* How long identify shows the node's id and address. */
 #define MC_IDENTIFY_MS (30 * 1000)
@@ -66,8 +64,7 @@ struct mc_player {
 	struct mc_sync sync;
 	struct mc_active_alert alert;
 
-	char *errors[MC_PLAYER_ERRORS_MAX]; /* recent errors for health */
-	size_t n_errors;
+	struct mc_errlist errors; /* recent errors for health */
 
 	bool clock_synced;      /* as of the last check */
 	double clock_offset_ms; /* estimated error, NAN if unknown */

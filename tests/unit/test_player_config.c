@@ -238,6 +238,7 @@ static void test_full_round_trip(void **state)
 	        "timeout = 30s\n"
 	        "[health]\n"
 	        "interval = 2m\n"
+	        "errors_kept = 2h\n"
 	        "proc_root = /tmp/fake/proc\n"
 	        "sys_root = fake/sys\n"
 	        "[clock]\n"
@@ -316,6 +317,7 @@ static void test_full_round_trip(void **state)
 	assert_int_equal(cfg.hook_timeout_s, 30);
 
 	assert_int_equal(cfg.health_interval_s, 120);
+	assert_int_equal(cfg.health_errors_kept_s, 7200);
 	assert_string_equal(cfg.proc_root, "/tmp/fake/proc");
 	assert_string_equal(cfg.sys_root, in_dir("fake/sys"));
 
@@ -378,6 +380,7 @@ static void test_defaults(void **state)
 	assert_null(cfg.hook_amplifier);
 	assert_int_equal(cfg.hook_timeout_s, 20);
 	assert_int_equal(cfg.health_interval_s, 30);
+	assert_int_equal(cfg.health_errors_kept_s, 3600);
 	assert_string_equal(cfg.proc_root, "/proc");
 	assert_string_equal(cfg.sys_root, "/sys");
 	assert_string_equal(cfg.clock_sync, "auto");
@@ -760,6 +763,9 @@ static void test_reject_numbers(void **state)
 	expect_one(
 	        BASE "[health]\ninterval = 4s\n", MC_ERR_RANGE,
 	        ":12: [health] interval: ", "4s is out of range; use 5s to 1h");
+	expect_one(BASE "[health]\nerrors_kept = 30s\n", MC_ERR_RANGE,
+	           ":12: [health] errors_kept: ",
+	           "30s is out of range; use 1m to 168h");
 	expect_one(BASE "[health]\ninterval = 3601\n", MC_ERR_RANGE,
 	           ":12: [health] interval: ", "use 5s to 1h");
 	expect_one(BASE "[health]\ninterval = soon\n", MC_ERR_PARSE,

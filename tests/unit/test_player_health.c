@@ -252,6 +252,44 @@ static void test_clock_modes(void **state)
 	assert_int_equal(mc_clock_synced(NULL, NULL), synced);
 }
 
+/* ---- the recent errors of a health report ---- */
+
+static void test_errlist(void **state)
+{
+	struct mc_errlist l = {0};
+	char msg[32];
+
+	(void)state;
+	mc_errlist_add(&l, "fetch: a failed", 1000);
+	mc_errlist_add(&l, "fetch: b failed", 2000);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.msg[0], "fetch: b failed"); /* newest first */
+	/* A repeat moves to the front, with its new time, not twice. */
+	mc_errlist_add(&l, "fetch: a failed", 3000);
+	assert_int_equal(l.n, 2);
+	assert_string_equal(l.msg[0], "fetch: a failed");
+	assert_int_equal(l.at_ms[0], 3000);
+	assert_string_equal(l.msg[1], "fetch: b failed");
+	/* Expiry keeps what is within keep_ms of now, drops the rest. */
+	mc_errlist_expire(&l, 4000, 2000);
+	assert_int_equal(l.n, 2);
+	mc_errlist_expire(&l, 4001, 2000);
+	assert_int_equal(l.n, 1);
+	assert_string_equal(l.msg[0], "fetch: a failed");
+	mc_errlist_expire(&l, 5001, 2000);
+	assert_int_equal(l.n, 0);
+	/* At most MC_HEALTH_ERRORS_MAX: the oldest goes. */
+	for (int i = 0; i < MC_HEALTH_ERRORS_MAX + 4; i++) {
+		snprintf(msg, sizeof(msg), "e%d", i);
+		mc_errlist_add(&l, msg, 10000 + i);
+	}
+	assert_int_equal(l.n, MC_HEALTH_ERRORS_MAX);
+	assert_string_equal(l.msg[0], "e19");
+	assert_string_equal(l.msg[MC_HEALTH_ERRORS_MAX - 1], "e4");
+	mc_errlist_free(&l);
+	assert_int_equal(l.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -260,6 +298,7 @@ int main(void)
 	        cmocka_unit_test(test_pi5_undervolt_hwmon_only),
 	        cmocka_unit_test(test_x86_zone_preference),
 	        cmocka_unit_test(test_missing_everything),
+	        cmocka_unit_test(test_errlist),
 	        cmocka_unit_test_setup_teardown(test_throttled_spellings,
 	                                        scratch_setup,
 	                                        scratch_teardown),
