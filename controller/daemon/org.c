@@ -1175,7 +1175,43 @@ static enum mc_err check_ref(sqlite3 *db, const char *table, const char *key,
 	return MC_OK;
 }
 
+/*
+ * How a create or an update ends: the object as it now stands (one_sql,
+ * ?1 = id) in *after (a new reference, also on failure), its audit record
+ * (action, from before) and the commit.  MC_ERR_IO on a database error,
+ * the transaction left open for the caller to roll back.
+ */
+static enum mc_err audit_commit(struct mcc_req *rq, sqlite3 *db,
+                                const char *one_sql, const char *action,
+                                const char *kind, const char *id,
+                                json_t *before, json_t **after)
+{
+	*after = fetch_one(db, one_sql, id);
+	if (!json_is_object(*after) ||
+	    mcc_audit(db, &rq->who, action, kind, id, before, *after) !=
+	            MC_OK ||
+	    mcc_db_commit(db) != MC_OK)
+		return MC_ERR_IO;
+	return MC_OK;
+}
+
 /* -- lists ---------------------------------------------------------- */
+
+/* sql prepared with the filter values bound to ?1..?4 (an absent one
+ * stays SQL NULL); NULL on a database error. */
+static sqlite3_stmt *prepare_filtered(sqlite3 *db, const char *sql,
+                                      const char *const vals[4])
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+
+	if (!st)
+		return NULL;
+	for (int i = 0; i < 4; i++)
+		if (vals[i])
+			sqlite3_bind_text(st, i + 1, vals[i], -1,
+			                  SQLITE_TRANSIENT);
+	return st;
+}
 
 static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
                       const char *const filters[4], const char *list_sql,
@@ -1211,15 +1247,11 @@ static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
 		db_fail(&err);
 		goto bad;
 	}
-	st = mcc_db_prepare(db, list_sql);
+	st = prepare_filtered(db, list_sql, vals);
 	if (!st) {
 		db_fail(&err);
 		goto bad;
 	}
-	for (int i = 0; i < 4; i++)
-		if (vals[i])
-			sqlite3_bind_text(st, i + 1, vals[i], -1,
-			                  SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 5, limit);
 	sqlite3_bind_int64(st, 6, offset);
 	rows = mcc_db_rows(st);
@@ -1229,15 +1261,11 @@ static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
 		goto bad;
 	}
 	if (paged) {
-		st = mcc_db_prepare(db, count_sql);
+		st = prepare_filtered(db, count_sql, vals);
 		if (!st) {
 			db_fail(&err);
 			goto bad;
 		}
-		for (int i = 0; i < 4; i++)
-			if (vals[i])
-				sqlite3_bind_text(st, i + 1, vals[i], -1,
-				                  SQLITE_TRANSIENT);
 		if (sqlite3_step(st) == SQLITE_ROW)
 			total = sqlite3_column_int64(st, 0);
 		mcc_db_done(st);
@@ -1296,6 +1324,7 @@ static void kind_create(const struct org_kind *k, struct mcc_req *rq,
 	struct mc_error err;
 	bool in_tx = false, present;
 	sqlite3 *db = NULL;
+	char action[32];
 	int step;
 
 	mc_error_clear(&err);
@@ -1334,18 +1363,9 @@ static void kind_create(const struct org_kind *k, struct mcc_req *rq,
 	mcc_db_done(st);
 	if (step != SQLITE_DONE)
 		goto dberr;
-	after = fetch_one(db, k->one_sql, id);
-	if (!json_is_object(after))
-		goto dberr;
-	{
-		char action[32];
-
-		snprintf(action, sizeof(action), "%s.create", k->kind);
-		if (mcc_audit(db, &rq->who, action, k->kind, id, NULL, after) !=
-		    MC_OK)
-			goto dberr;
-	}
-	if (mcc_db_commit(db) != MC_OK)
+	snprintf(action, sizeof(action), "%s.create", k->kind);
+	if (audit_commit(rq, db, k->one_sql, action, k->kind, id, NULL,
+	                 &after) != MC_OK)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s created %s %s", rq->who.name, k->en, id);
@@ -1422,12 +1442,9 @@ static void kind_update(const struct org_kind *k, struct mcc_req *rq,
 	if (tz && run2(db, "UPDATE sites SET timezone = ?2 WHERE id = ?1", id,
 	               tz) != SQLITE_DONE)
 		goto dberr;
-	after = fetch_one(db, k->one_sql, id);
-	if (!json_is_object(after))
-		goto dberr;
 	snprintf(sql, sizeof(sql), "%s.update", k->kind);
-	if (mcc_audit(db, &rq->who, sql, k->kind, id, before, after) != MC_OK ||
-	    mcc_db_commit(db) != MC_OK)
+	if (audit_commit(rq, db, k->one_sql, sql, k->kind, id, before,
+	                 &after) != MC_OK)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s changed %s %s", rq->who.name, k->en, id);
@@ -1605,11 +1622,8 @@ static void nodes_create(struct mcc_req *rq, struct mcc_resp *rs)
 	mcc_db_done(st);
 	if (step != SQLITE_DONE || set_tags(db, id, &tags) != SQLITE_DONE)
 		goto dberr;
-	after = fetch_one(db, NODE_ONE_SQL, id);
-	if (!json_is_object(after) ||
-	    mcc_audit(db, &rq->who, "node.create", "node", id, NULL, after) !=
-	            MC_OK ||
-	    mcc_db_commit(db) != MC_OK)
+	if (audit_commit(rq, db, NODE_ONE_SQL, "node.create", "node", id, NULL,
+	                 &after) != MC_OK)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s registered node %s at site %s", rq->who.name, id,
@@ -1674,11 +1688,8 @@ static void nodes_update(struct mcc_req *rq, struct mcc_resp *rs)
 		goto dberr;
 	if (tags_given && set_tags(db, id, &tags) != SQLITE_DONE)
 		goto dberr;
-	after = fetch_one(db, NODE_ONE_SQL, id);
-	if (!json_is_object(after) ||
-	    mcc_audit(db, &rq->who, "node.update", "node", id, before, after) !=
-	            MC_OK ||
-	    mcc_db_commit(db) != MC_OK)
+	if (audit_commit(rq, db, NODE_ONE_SQL, "node.update", "node", id,
+	                 before, &after) != MC_OK)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s changed node %s", rq->who.name, id);
