@@ -25,10 +25,13 @@
 #include <limits.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -51,6 +54,9 @@
 
 /* Timeout of one mosquitto_loop() round: how fast a stop is noticed. */
 #define LINK_LOOP_MS 200
+
+/* How long a broker has to accept the TCP connection (at most keepalive). */
+#define LINK_CONNECT_MS 10000
 
 struct mc_link {
 	/* Set at start, read-only afterwards. */
@@ -545,6 +551,98 @@ static void say_goodbye(struct mc_link *l)
 }
 
 /*
+ * Does b accept a TCP connection?  libmosquitto's connect (the one that
+ * carries MQTT v5 properties) blocks in connect(2) for as long as the
+ * kernel repeats its SYN: about two minutes toward a broker whose packets
+ * are dropped (a cut fibre, a dead radio link).  The other brokers would
+ * wait that long, and so would a stop.  So the connection is first made
+ * here without blocking, to every address of the name in turn, for at
+ * most LINK_CONNECT_MS (or keepalive) in all, and the stop flag is
+ * watched as it goes.  The name lookup itself still blocks, within the
+ * resolver's own timeouts.  On false, l->reason says why.
+ */
+static bool reachable(struct mc_link *l, const struct mc_broker *b)
+{
+	struct addrinfo hints = {0}, *ai = NULL;
+	char port[8];
+	int64_t limit = LINK_CONNECT_MS, deadline;
+	int rc, soerr = 0;
+	bool ok = false, timed_out = false;
+
+	if ((int64_t)l->keepalive_s * 1000 < limit)
+		limit = (int64_t)l->keepalive_s * 1000;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	snprintf(port, sizeof(port), "%d", b->port);
+	rc = getaddrinfo(b->host, port, &hints, &ai);
+	if (rc != 0) {
+		snprintf(l->reason, sizeof(l->reason), "%s",
+		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+		return false;
+	}
+	deadline = mc_mono_ms() + limit;
+	for (struct addrinfo *a = ai; a && !ok && !timed_out; a = a->ai_next) {
+		struct pollfd p = {.events = POLLOUT};
+		socklen_t len = sizeof(soerr);
+
+		p.fd = socket(a->ai_family,
+		              a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		              a->ai_protocol);
+		if (p.fd < 0) {
+			soerr = errno;
+			continue;
+		}
+		if (connect(p.fd, a->ai_addr, a->ai_addrlen) == 0) {
+			ok = true;
+		} else if (errno != EINPROGRESS) {
+			soerr = errno;
+		} else {
+			for (;;) {
+				int64_t left = deadline - mc_mono_ms();
+
+				if (left <= 0) {
+					timed_out = true;
+					break;
+				}
+				if (is_stopping(l))
+					break;
+				rc = poll(&p, 1,
+				          left < LINK_LOOP_MS ? (int)left
+				                              : LINK_LOOP_MS);
+				if (rc > 0)
+					break;
+				if (rc < 0 && errno != EINTR) {
+					soerr = errno;
+					break;
+				}
+			}
+			if (p.revents &&
+			    getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &soerr,
+			               &len) == 0 &&
+			    soerr == 0)
+				ok = true;
+		}
+		close(p.fd);
+		if (is_stopping(l))
+			break;
+	}
+	freeaddrinfo(ai);
+	if (ok)
+		return true;
+	if (timed_out)
+		snprintf(l->reason, sizeof(l->reason),
+		         "no answer within %" PRId64
+		         " s (packets dropped on the "
+		         "way?)",
+		         limit / 1000);
+	else if (soerr)
+		snprintf(l->reason, sizeof(l->reason), "%s", strerror(soerr));
+	else
+		snprintf(l->reason, sizeof(l->reason), "stopped");
+	return false;
+}
+
+/*
  * One connection attempt to b, run until it ends or the link stops.
  * Returns how long the connection was up in ms, or -1 if it never was.
  */
@@ -591,6 +689,10 @@ static int64_t attempt(struct mc_link *l, const struct mc_broker *b)
 	}
 
 	mc_log_debug("mqtt", "connecting to broker %s", name);
+	if (!reachable(l, b)) {
+		mosquitto_property_free_all(&props);
+		return -1;
+	}
 	errno = 0;
 	rc = mosquitto_connect_bind_v5(l->m, b->host, b->port, l->keepalive_s,
 	                               NULL, props);

@@ -22,7 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -831,6 +834,88 @@ static void test_tls_and_broker_rotation(void **state)
 	f->link = NULL;
 }
 
+/*
+ * A loopback port that never answers: a listener with a backlog of 0 and
+ * its queue filled, so that the kernel drops every further SYN, as a host
+ * behind a cut link would.  fds[] receives the sockets to close (the
+ * listener first); returns the port.
+ */
+static int black_hole(int fds[4])
+{
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int n = 1;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fds[0] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fds[0] >= 0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fds[0], 0), 0);
+	assert_int_equal(getsockname(fds[0], (struct sockaddr *)&a, &len), 0);
+	/* Fill the accept queue: connect until one is left hanging. */
+	for (; n < 4; n++) {
+		struct pollfd p = {.events = POLLOUT};
+
+		p.fd = fds[n] = socket(
+		        AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		assert_true(p.fd >= 0);
+		if (connect(p.fd, (struct sockaddr *)&a, sizeof(a)) != 0)
+			assert_int_equal(errno, EINPROGRESS);
+		if (poll(&p, 1, 300) == 0)
+			break; /* this one hangs: the queue is full */
+	}
+	assert_true(n < 4);
+	return ntohs(a.sin_port);
+}
+
+/*
+ * A broker whose packets are dropped is given up after the connect time
+ * (the keepalive, 5 s here) and the next broker tried, instead of after
+ * the kernel's two minutes of SYN retries; a stop while a connection hangs
+ * returns at once.
+ */
+static void test_unresponsive_broker(void **state)
+{
+	struct fixture *f = *state;
+	struct mc_broker brokers[2];
+	struct mc_event *ev;
+	char log[512];
+	int fds[4] = {-1, -1, -1, -1}, hole;
+	int64_t t0;
+
+	hole = black_hole(fds);
+	broker_start(f, 0, NULL);
+	cfg_init(f, "pi-9", hole);
+	brokers[0] = f->broker;
+	brokers[1] = f->broker;
+	brokers[1].port = f->port;
+	f->cfg.brokers = brokers;
+	f->cfg.n_brokers = 2;
+	snprintf(log, sizeof(log), "%s/link.log", f->dir);
+	stderr_capture(f, log);
+	link_start(f, 1);
+	ev = wait_event(f, MC_EV_LINK_UP); /* within WAIT_MS = 15 s */
+	mc_event_free(ev);
+	stderr_restore(f);
+	assert_int_equal(count_in_file(log, "no answer within 5 s"), 1);
+	mc_link_stop(f->link);
+	f->link = NULL;
+
+	/* Only the black hole: stop while its connection hangs. */
+	f->cfg.n_brokers = 1;
+	f->cfg.keepalive_s = 60; /* connect time 10 s */
+	link_start(f, 2);
+	usleep(500 * 1000);
+	t0 = mc_mono_ms();
+	mc_link_stop(f->link);
+	f->link = NULL;
+	/* Far below the 10 s the connection would otherwise be given. */
+	assert_true(mc_mono_ms() - t0 < 5000);
+	for (int i = 0; i < 4; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -845,6 +930,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_reconnect, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_auth_and_acl, setup,
+	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_unresponsive_broker, setup,
 	                                        teardown),
 	        cmocka_unit_test_setup_teardown(test_tls_and_broker_rotation,
 	                                        setup, teardown),
