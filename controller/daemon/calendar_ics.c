@@ -788,7 +788,19 @@ static enum mc_err add_times(struct ics_ctx *x, icalcomponent *ev, json_t *e,
 		                 sizeof(buf)))
 			EV_FAIL(MC_ERR_PARSE, "DTEND: không đọc được / "
 			                      "unreadable");
-		json_object_set_new(e, "dtend", json_string(buf));
+		if (f.date && te.is_date &&
+		    icaltime_compare_date_only(te, t) > 0) {
+			/* All day: a number of days, nominal, so that a day
+			 * with a DST change lasts its 23 or 25 hours rather
+			 * than an exact 24. */
+			snprintf(buf, sizeof(buf), "P%lldD",
+			         (long long)((icaltime_as_timet(te) -
+			                      icaltime_as_timet(t)) /
+			                     86400));
+			json_object_set_new(e, "duration", json_string(buf));
+		} else {
+			json_object_set_new(e, "dtend", json_string(buf));
+		}
 	} else if (raw->duration) {
 		json_object_set_new(e, "duration", json_string(raw->duration));
 	}

@@ -190,7 +190,9 @@ static void test_ics_anniversaries(void **state)
 	e = entry(p, 0);
 	assert_string_equal(str(e, "id"), "12-11-vinacomin.vn");
 	assert_string_equal(str(e, "dtstart"), "20231112");
-	assert_string_equal(str(e, "dtend"), "20231113");
+	/* All day: one nominal day, not an exact 24 h. */
+	assert_string_equal(str(e, "duration"), "P1D");
+	assert_null(json_object_get(e, "dtend"));
 	assert_null(json_object_get(e, "tzid"));
 	assert_string_equal(str(e, "rrule"),
 	                    "FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12");
@@ -271,6 +273,48 @@ static void test_ics_anniversaries(void **state)
 	                json_array_get(json_object_get(p, "events"), 0),
 	                "line")),
 	        20);
+	json_decref(p);
+	free(text);
+}
+
+/*
+ * An all-day event over a DST change (New York, 10/03/2024) lasts its
+ * days as the calendar counts them: P3D, which the schedule engine adds to
+ * the local start (71 hours that time), never dtend - dtstart = 72 h.
+ */
+static void test_ics_all_day_days(void **state)
+{
+	static const char *const lines[] = {"BEGIN:VCALENDAR",
+	                                    "VERSION:2.0",
+	                                    "PRODID:-//test//EN",
+	                                    "X-WR-TIMEZONE:America/New_York",
+	                                    "BEGIN:VEVENT",
+	                                    "UID:ba-ngay",
+	                                    "DTSTART;VALUE=DATE:20240309",
+	                                    "DTEND;VALUE=DATE:20240312",
+	                                    "SUMMARY:Ba ngày",
+	                                    "END:VEVENT",
+	                                    "BEGIN:VEVENT",
+	                                    "UID:nguoc",
+	                                    "DTSTART;VALUE=DATE:20240309",
+	                                    "DTEND;VALUE=DATE:20240309",
+	                                    "SUMMARY:Không ngày nào",
+	                                    "END:VEVENT",
+	                                    "END:VCALENDAR",
+	                                    NULL};
+	char *text = crlf(lines);
+	json_t *p = parse_ok(text, NULL), *e;
+
+	(void)state;
+	e = entry(p, 0);
+	assert_string_equal(str(e, "dtstart"), "20240309");
+	assert_string_equal(str(e, "duration"), "P3D");
+	assert_null(json_object_get(e, "dtend"));
+	/* An end not after the start stays a dtend, for the entry check
+	 * to refuse with its own words. */
+	e = entry(p, 1);
+	assert_string_equal(str(e, "dtend"), "20240309");
+	assert_null(json_object_get(e, "duration"));
 	json_decref(p);
 	free(text);
 }
@@ -863,6 +907,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_ics_anniversaries),
+	        cmocka_unit_test(test_ics_all_day_days),
 	        cmocka_unit_test(test_ics_options_and_ids),
 	        cmocka_unit_test(test_ics_refused),
 	        cmocka_unit_test(test_ics_round_trip),

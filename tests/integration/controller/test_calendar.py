@@ -707,7 +707,8 @@ class IcsTest(CalendarBase):
             "weekly-example.org", "weekly-example.org-2"})
         e = ids["3k2v8d0q1vj7-google.com"]["doc"]
         self.assertEqual(e["dtstart"], "20231112")
-        self.assertEqual(e["dtend"], "20231113")
+        self.assertEqual(e["duration"], "P1D")  # a nominal day
+        self.assertNotIn("dtend", e)
         self.assertEqual(e["rrule"], "FREQ=YEARLY;BYMONTH=11;BYMONTHDAY=12")
         self.assertEqual(e["founded"], 1936)
         self.assertEqual(e["priority"], 60)
