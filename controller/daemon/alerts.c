@@ -53,9 +53,12 @@
 static const struct mcc_principal sys_who = {
         .user_id = 0, .name = "controller", .roles = MCC_ROLE_ADMIN};
 
+/* What the body of POST /v1/alerts may hold ... */
 static const char *const body_keys[] = {"id",    "level",   "text",
                                         "tone",  "repeat",  "targets",
                                         "ttl_s", "confirm", NULL};
+/* ... and of POST /v1/alerts/{id}/clear (optional). */
+static const char *const clear_keys[] = {"confirm", NULL};
 
 /* A new alert id: "a-YYYYMMDD-HHMMSS-xxxxxx" (UTC, random suffix). */
 static void new_id(char *buf, size_t len)
@@ -373,7 +376,7 @@ static void h_send(struct mcc_req *rq, struct mcc_resp *rs)
 	struct mc_alert a = {0};
 	struct mc_error err = {0};
 	json_t *body, *v, *targets = NULL, *after = NULL, *view;
-	const char *k, *s;
+	const char *s;
 	char idbuf[80], *env = NULL, *text = NULL, *wire = NULL;
 	char *targets_json = NULL;
 	char **ids = NULL;
@@ -387,20 +390,8 @@ static void h_send(struct mcc_req *rq, struct mcc_resp *rs)
 	body = mcc_req_json(rq, rs);
 	if (!body)
 		return;
-	json_object_foreach(body, k, v)
-	{
-		bool known = false;
-
-		for (size_t i = 0; body_keys[i]; i++)
-			known = known || strcmp(k, body_keys[i]) == 0;
-		if (!known) {
-			mcc_resp_error(rs, 400, k,
-			               "%s: trường không được hỗ trợ / unknown "
-			               "field",
-			               k);
-			goto out;
-		}
-	}
+	if (!mcc_req_keys_known(body, body_keys, rs))
+		goto out;
 	/* id */
 	v = json_object_get(body, "id");
 	if (v && !json_is_null(v)) {
@@ -643,8 +634,7 @@ static void h_clear(struct mcc_req *rq, struct mcc_resp *rs)
 	size_t env_len = 0;
 	int64_t seq = 0, expires = 0, now = mc_now_ms();
 	int level = 0;
-	json_t *body = NULL, *v, *after = NULL;
-	const char *k;
+	json_t *body = NULL, *after = NULL;
 	bool in_tx = false, found = false;
 	int r;
 
@@ -652,16 +642,8 @@ static void h_clear(struct mcc_req *rq, struct mcc_resp *rs)
 		body = mcc_req_json(rq, rs);
 		if (!body)
 			return;
-		json_object_foreach(body, k, v)
-		{
-			if (strcmp(k, "confirm") != 0) {
-				mcc_resp_error(rs, 400, k,
-				               "%s: trường không được hỗ trợ / "
-				               "unknown field",
-				               k);
-				goto out;
-			}
-		}
+		if (!mcc_req_keys_known(body, clear_keys, rs))
+			goto out;
 	}
 	if (!mc_id_valid(id)) {
 		mcc_resp_error(rs, 404, NULL,
@@ -782,24 +764,16 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	sqlite3 *db = mcc_db(rq->c);
 	const char *status = mcc_req_query(rq, "status");
-	const char *ls = mcc_req_query(rq, "limit");
 	const char *os = mcc_req_query(rq, "offset");
-	long long limit = 50, offset = 0, total = 0;
+	int64_t limit;
+	long long offset = 0, total = 0;
 	char *end;
 	sqlite3_stmt *st;
 	json_t *items, *v;
 	size_t i;
 
-	if (ls) {
-		limit = strtoll(ls, &end, 10);
-		if (!*ls || *end || limit < 0 || limit > 1000) {
-			mcc_resp_error(
-			        rs, 400, "limit",
-			        "limit: phải là số nguyên 0..1000 / must "
-			        "be an integer 0..1000");
-			return;
-		}
-	}
+	if (!mcc_req_query_int(rq, rs, "limit", 50, 0, 1000, &limit))
+		return;
 	if (os) {
 		offset = strtoll(os, &end, 10);
 		if (!*os || *end || offset < 0) {

@@ -535,28 +535,6 @@ static bool query_bool(struct mcc_req *rq, const char *key)
 	             strcasecmp(v, "yes") == 0);
 }
 
-static bool query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
-                      int64_t def, int64_t max, int64_t *out)
-{
-	const char *v = mcc_req_query(rq, key);
-	char *end;
-	long long n;
-
-	*out = def;
-	if (!v)
-		return true;
-	n = strtoll(v, &end, 10);
-	if (!*v || *end || n < 0 || n > max) {
-		mcc_resp_error(rs, 400, key,
-		               "%s: phải là số nguyên 0..%lld / must be an "
-		               "integer 0..%lld",
-		               key, (long long)max, (long long)max);
-		return false;
-	}
-	*out = n;
-	return true;
-}
-
 static void db_error(struct mcc_resp *rs)
 {
 	mcc_resp_error(rs, 500, NULL,
@@ -601,9 +579,10 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 		               "screen or speaker");
 		return;
 	}
-	if (!query_int(rq, rs, "limit", CAL_LIST_DEFAULT, CAL_LIST_MAX,
-	               &limit) ||
-	    !query_int(rq, rs, "offset", 0, INT64_C(1) << 40, &offset))
+	if (!mcc_req_query_int(rq, rs, "limit", CAL_LIST_DEFAULT, 0,
+	                       CAL_LIST_MAX, &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT64_C(1) << 40,
+	                       &offset))
 		return;
 	snprintf(where, sizeof(where),
 	         "FROM %s t LEFT JOIN users ua ON ua.id = t.author_id "

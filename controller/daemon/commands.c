@@ -18,7 +18,6 @@
  * SHOTS_KEPT of each node are kept.
  */
 #include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,31 +234,6 @@ static json_t *command_get(sqlite3 *db, const char *id)
 		o = json_incref(json_array_get(rows, 0));
 	json_decref(rows);
 	return o;
-}
-
-/* An integer query parameter in [lo, hi]; dflt when absent.  Answers 400
- * and returns false when bad. */
-static bool query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
-                      int64_t lo, int64_t hi, int64_t dflt, int64_t *out)
-{
-	const char *v = mcc_req_query(rq, key);
-	char *end;
-	long long n;
-
-	*out = dflt;
-	if (!v)
-		return true;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (!*v || *end || errno || n < lo || n > hi) {
-		mcc_resp_error(rs, 400, key,
-		               "%s: phải là số nguyên %" PRId64 "..%" PRId64
-		               " / must be an integer %" PRId64 "..%" PRId64,
-		               key, lo, hi, lo, hi);
-		return false;
-	}
-	*out = n;
-	return true;
 }
 
 /* Common checks of /v1/nodes/{id}/...: valid id, node exists. */
@@ -484,8 +458,9 @@ static void h_command_list(struct mcc_req *rq, struct mcc_resp *rs)
 		return;
 	}
 	if (!node_param(rq, rs, db) ||
-	    !query_int(rq, rs, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
-	    !query_int(rq, rs, "offset", 0, INT32_MAX, 0, &offset))
+	    !mcc_req_query_int(rq, rs, "limit", LIST_DEFAULT, 1, LIST_MAX,
+	                       &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT32_MAX, &offset))
 		return;
 	expire(db, mc_now_ms());
 	st = mcc_db_prepare(db,
@@ -784,8 +759,9 @@ static void h_shot_list(struct mcc_req *rq, struct mcc_resp *rs)
 		return;
 	}
 	if (!node_param(rq, rs, db) ||
-	    !query_int(rq, rs, "limit", 1, LIST_MAX, LIST_DEFAULT, &limit) ||
-	    !query_int(rq, rs, "offset", 0, INT32_MAX, 0, &offset))
+	    !mcc_req_query_int(rq, rs, "limit", LIST_DEFAULT, 1, LIST_MAX,
+	                       &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT32_MAX, &offset))
 		return;
 	st = mcc_db_prepare(
 	        db, "SELECT COUNT(*) FROM screenshots WHERE node_id = ?1");

@@ -954,30 +954,6 @@ out:
 
 /* ---- GET /v1/content ------------------------------------------------ */
 
-/* A non-negative integer query value; answers 400 when malformed. */
-static bool query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
-                      int64_t def, int64_t max, int64_t *out)
-{
-	const char *v = mcc_req_query(rq, key);
-	char *end;
-	long long n;
-
-	*out = def;
-	if (!v)
-		return true;
-	errno = 0;
-	n = strtoll(v, &end, 10);
-	if (!*v || *end || errno || n < 0 || n > max) {
-		mcc_resp_error(rs, 400, key,
-		               "%s: phải là số nguyên 0..%lld / must be an "
-		               "integer 0..%lld",
-		               key, (long long)max, (long long)max);
-		return false;
-	}
-	*out = n;
-	return true;
-}
-
 static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	static const char *const where =
@@ -1010,8 +986,10 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 		        "or rejected");
 		return;
 	}
-	if (!query_int(rq, rs, "limit", LIST_DEFAULT, LIST_MAX, &limit) ||
-	    !query_int(rq, rs, "offset", 0, INT64_C(1) << 40, &offset))
+	if (!mcc_req_query_int(rq, rs, "limit", LIST_DEFAULT, 0, LIST_MAX,
+	                       &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT64_C(1) << 40,
+	                       &offset))
 		return;
 	if (q) {
 		size_t n = 0;

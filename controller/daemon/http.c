@@ -495,6 +495,52 @@ const char *mcc_req_header(struct mcc_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
+bool mcc_req_keys_known(json_t *body, const char *const *allowed,
+                        struct mcc_resp *rs)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(body, k, v)
+	{
+		bool known = false;
+
+		for (size_t i = 0; allowed[i]; i++)
+			known = known || strcmp(k, allowed[i]) == 0;
+		if (!known) {
+			mcc_resp_error(rs, 400, k,
+			               "%s: trường không được hỗ trợ / unknown "
+			               "field",
+			               k);
+			return false;
+		}
+	}
+	return true;
+}
+
+bool mcc_req_query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
+                       int64_t def, int64_t lo, int64_t hi, int64_t *out)
+{
+	const char *v = mcc_req_query(rq, key);
+	char *end;
+	long long n;
+
+	*out = def;
+	if (!v)
+		return true;
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (!*v || *end || errno || n < lo || n > hi) {
+		mcc_resp_error(rs, 400, key,
+		               "%s: phải là số nguyên %" PRId64 "..%" PRId64
+		               " / must be an integer %" PRId64 "..%" PRId64,
+		               key, lo, hi, lo, hi);
+		return false;
+	}
+	*out = n;
+	return true;
+}
+
 json_t *mcc_req_json(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	json_error_t je;

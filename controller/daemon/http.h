@@ -60,6 +60,14 @@ int mcc_http_port(const struct mcc *c);
 /* Query parameter or request header; NULL when absent. */
 const char *mcc_req_query(struct mcc_req *rq, const char *key);
 const char *mcc_req_header(struct mcc_req *rq, const char *name);
+/*
+ * A whole-number query parameter in [lo, hi] in *out, def when absent.
+ * Otherwise answers 400 ("limit: phải là số nguyên 0..1000 / must be an
+ * integer 0..1000") and returns false.
+ */
+bool mcc_req_query_int(struct mcc_req *rq, struct mcc_resp *rs,
+                       const char *key, int64_t def, int64_t lo, int64_t hi,
+                       int64_t *out);
 
 /*
  * The body as a JSON object.  On failure (empty, not JSON, not an object,
@@ -67,6 +75,13 @@ const char *mcc_req_header(struct mcc_req *rq, const char *name);
  * is returned.  New reference.
  */
 json_t *mcc_req_json(struct mcc_req *rq, struct mcc_resp *rs);
+/*
+ * Every key of body must be one of allowed (NULL-terminated).  Otherwise
+ * answers 400 naming the first other key ("x: trường không được hỗ trợ /
+ * unknown field") and returns false.
+ */
+bool mcc_req_keys_known(json_t *body, const char *const *allowed,
+                        struct mcc_resp *rs);
 
 /* Respond with JSON (doc reference stolen). */
 void mcc_resp_json(struct mcc_resp *rs, int status, json_t *doc);

@@ -1696,28 +1696,8 @@ out:
 
 /* ---- HTTP ---- */
 
-/* Integer query parameter in [lo, hi], or def; false on bad input. */
-static bool query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
-                      int64_t def, int64_t lo, int64_t hi, int64_t *out)
-{
-	const char *v = mcc_req_query(rq, key);
-	char *end;
-	long long x;
-
-	*out = def;
-	if (!v)
-		return true;
-	x = strtoll(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || x < lo || x > hi) {
-		mcc_resp_error(rs, 400, key,
-		               "%s: phải là số nguyên %" PRId64 "..%" PRId64
-		               " / must be an integer %" PRId64 "..%" PRId64,
-		               key, lo, hi, lo, hi);
-		return false;
-	}
-	*out = x;
-	return true;
-}
+/* What the (optional) body of POST /v1/publish may hold. */
+static const char *const publish_keys[] = {"force", NULL};
 
 static void h_publish(struct mcc_req *rq, struct mcc_resp *rs)
 {
@@ -1725,22 +1705,13 @@ static void h_publish(struct mcc_req *rq, struct mcc_resp *rs)
 	struct mc_error err = {0};
 	bool force = false;
 	json_t *body = NULL, *v;
-	const char *k;
 
 	if (rq->body_len > 0) {
 		body = mcc_req_json(rq, rs);
 		if (!body)
 			return;
-		json_object_foreach(body, k, v)
-		{
-			if (strcmp(k, "force") != 0) {
-				mcc_resp_error(rs, 400, k,
-				               "%s: trường không được hỗ trợ / "
-				               "unknown field",
-				               k);
-				goto out;
-			}
-		}
+		if (!mcc_req_keys_known(body, publish_keys, rs))
+			goto out;
 		v = json_object_get(body, "force");
 		if (v && !json_is_null(v)) {
 			if (!json_is_boolean(v)) {
@@ -1771,8 +1742,8 @@ static void h_publishes(struct mcc_req *rq, struct mcc_resp *rs)
 	json_t *items, *v;
 	size_t i;
 
-	if (!query_int(rq, rs, "limit", 50, 0, 1000, &limit) ||
-	    !query_int(rq, rs, "offset", 0, 0, INT64_MAX / 2, &offset))
+	if (!mcc_req_query_int(rq, rs, "limit", 50, 0, 1000, &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT64_MAX / 2, &offset))
 		return;
 	st = mcc_db_prepare(db, "SELECT count(*) FROM publishes");
 	if (st && sqlite3_step(st) == SQLITE_ROW)
@@ -1839,9 +1810,9 @@ static void h_rollout(struct mcc_req *rq, struct mcc_resp *rs)
 	json_t *items = json_array(), *totals;
 	int r;
 
-	if (!query_int(rq, rs, "limit", INT64_MAX / 2, 0, INT64_MAX / 2,
-	               &limit) ||
-	    !query_int(rq, rs, "offset", 0, 0, INT64_MAX / 2, &offset))
+	if (!mcc_req_query_int(rq, rs, "limit", INT64_MAX / 2, 0, INT64_MAX / 2,
+	                       &limit) ||
+	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT64_MAX / 2, &offset))
 		goto fail;
 	if (site && !mc_id_valid(site)) {
 		mcc_resp_error(rs, 400, "site",
