@@ -20,6 +20,7 @@
 
 #include <libical/ical.h>
 #include <sodium.h>
+#include <unicode/ucal.h>
 
 #include "minecast/text.h"
 #include "minecast/util.h"
@@ -396,7 +397,8 @@ static const char *lic_error(icalcomponent *c)
 /* ---- zones ---------------------------------------------------------- */
 
 /* Windows zone names Outlook writes, to the IANA zone of the same rules
- * (CLDR's mapping, the territories minecast is used in first). */
+ * (CLDR's mapping) for the territories minecast is used in first; other
+ * names go to ICU's copy of the mapping. */
 static const char *const windows_zones[][2] = {
         {"SE Asia Standard Time", "Asia/Ho_Chi_Minh"},
         {"China Standard Time", "Asia/Shanghai"},
@@ -430,6 +432,45 @@ static bool zone_known(const char *name)
 }
 
 /*
+ * Any other Windows name, by the same CLDR mapping as carried by ICU (the
+ * zone of its "001" territory).  The result is libical's own name of the
+ * zone, which lives as long as the process; NULL when ICU or libical do
+ * not know it.
+ */
+static const char *windows_zone_icu(const char *win)
+{
+	UChar wid[80], iid[80];
+	char id[80];
+	UErrorCode st = U_ZERO_ERROR;
+	size_t n = strlen(win);
+	int32_t len;
+	icaltimezone *z;
+
+	if (n == 0 || n >= MC_ARRAY_LEN(wid))
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		/* Windows zone names are plain ASCII. */
+		if ((unsigned char)win[i] < 0x20 ||
+		    (unsigned char)win[i] > 0x7e)
+			return NULL;
+		wid[i] = (UChar)win[i];
+	}
+	len = ucal_getTimeZoneIDForWindowsID(wid, (int32_t)n, NULL, iid,
+	                                     (int32_t)MC_ARRAY_LEN(iid), &st);
+	if (U_FAILURE(st) || len <= 0 || len >= (int32_t)sizeof(id))
+		return NULL;
+	for (int32_t i = 0; i < len; i++) {
+		if (iid[i] > 0x7e)
+			return NULL;
+		id[i] = (char)iid[i];
+	}
+	id[len] = '\0';
+	if (!zone_known(id) || !(z = icaltimezone_get_builtin_timezone(id)))
+		return NULL;
+	return icaltimezone_get_location(z);
+}
+
+/*
  * The IANA name a TZID parameter stands for, or NULL: the name itself,
  * a "/vendor/.../Area/City" suffix, the VTIMEZONE's X-LIC-LOCATION, or a
  * Windows name.  The result points into tzid, the calendar or the table.
@@ -453,7 +494,7 @@ static const char *iana_zone(icalcomponent *cal, const char *tzid)
 	for (size_t i = 0; i < MC_ARRAY_LEN(windows_zones); i++)
 		if (strcmp(tzid, windows_zones[i][0]) == 0)
 			return windows_zones[i][1];
-	return NULL;
+	return windows_zone_icu(tzid);
 }
 
 /* ---- events --------------------------------------------------------- */

@@ -334,12 +334,14 @@ static void test_ics_options_and_ids(void **state)
 	        "END:VEVENT",
 	        "BEGIN:VEVENT",
 	        "UID:a b",
-	        "DTSTART:20231101T060000",
+	        "DTSTART;TZID=Arabian Standard Time:20231101T060000",
+	        "DTEND;TZID=Arabian Standard Time:20231101T070000",
 	        "SUMMARY:x",
 	        "END:VEVENT",
 	        "BEGIN:VEVENT",
 	        "UID:a/b",
-	        "DTSTART:20231101T060000",
+	        "DTSTART;TZID=West Asia Standard Time:20231101T060000",
+	        "DTEND;TZID=Arabian Standard Time:20231101T060000",
 	        "SUMMARY:y",
 	        "END:VEVENT",
 	        "END:VCALENDAR",
@@ -358,6 +360,12 @@ static void test_ics_options_and_ids(void **state)
 	assert_string_equal(str(e, "channel"), "speaker");
 	assert_string_equal(str(entry(p, 1), "id"), "a-b");
 	assert_string_equal(str(entry(p, 2), "id"), "a-b-2");
+	/* Windows names outside the table, by ICU's copy of CLDR's map. */
+	assert_string_equal(str(entry(p, 1), "tzid"), "Asia/Dubai");
+	assert_string_equal(str(entry(p, 1), "dtend"), "20231101T070000");
+	assert_string_equal(str(entry(p, 2), "tzid"), "Asia/Tashkent");
+	/* Another zone's end is converted: 06:00 Dubai = 02:00 UTC. */
+	assert_string_equal(str(entry(p, 2), "dtend"), "20231101T020000Z");
 	/* The playlist given: no content made. */
 	assert_int_equal(json_array_size(json_object_get(p, "content")), 0);
 	json_decref(p);
