@@ -804,9 +804,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	                        " WHERE ?1 IS NULL OR a.status = ?1 ORDER BY "
 	                        "a.created_ms DESC, a.id LIMIT ?2 OFFSET ?3");
 	if (!st) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	if (status)
@@ -816,9 +814,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	items = mcc_db_rows(st);
 	mcc_db_done(st);
 	if (!items) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	json_array_foreach(items, i, v) fix_bools(v);
@@ -941,6 +937,29 @@ void mcc_alerts_on_ack(struct mcc *c, const struct mc_alert_ack *a)
 
 /* ---- the tick ---- */
 
+/* Room for an (n + 1)th entry in ids[] and seqs[], which grow together
+ * (*cap: the room both have); false when out of memory. */
+static bool room_for_one(char ***ids, int64_t **seqs, size_t n, size_t *cap)
+{
+	size_t ncap;
+	char **ni;
+	int64_t *ns;
+
+	if (n < *cap)
+		return true;
+	ncap = *cap ? *cap * 2 : 8;
+	ni = realloc(*ids, ncap * sizeof(*ni));
+	ns = realloc(*seqs, ncap * sizeof(*ns));
+	if (ni)
+		*ids = ni;
+	if (ns)
+		*seqs = ns;
+	if (!ni || !ns)
+		return false;
+	*cap = ncap;
+	return true;
+}
+
 void mcc_alerts_tick(struct mcc *c)
 {
 	sqlite3 *db = mcc_db(c);
@@ -968,19 +987,8 @@ void mcc_alerts_tick(struct mcc *c)
 			        (const char *)sqlite3_column_text(st, 2);
 			int len = sqlite3_column_bytes(st, 2);
 
-			if (n == cap) {
-				size_t ncap = cap ? cap * 2 : 8;
-				char **ni = realloc(ids, ncap * sizeof(*ni));
-				int64_t *ns = realloc(seqs, ncap * sizeof(*ns));
-
-				if (ni)
-					ids = ni;
-				if (ns)
-					seqs = ns;
-				if (!ni || !ns)
-					break;
-				cap = ncap;
-			}
+			if (!room_for_one(&ids, &seqs, n, &cap))
+				break;
 			if (!id || !env || !send_alert(c, id, env, (size_t)len))
 				continue;
 			ids[n] = strdup(id);
@@ -1006,19 +1014,8 @@ void mcc_alerts_tick(struct mcc *c)
 		goto out;
 	sqlite3_bind_int64(st, 1, now);
 	while (sqlite3_step(st) == SQLITE_ROW) {
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 8;
-			char **ni = realloc(ids, ncap * sizeof(*ni));
-			int64_t *ns = realloc(seqs, ncap * sizeof(*ns));
-
-			if (ni)
-				ids = ni;
-			if (ns)
-				seqs = ns;
-			if (!ni || !ns)
-				break;
-			cap = ncap;
-		}
+		if (!room_for_one(&ids, &seqs, n, &cap))
+			break;
 		ids[n] = mc_strdup((const char *)sqlite3_column_text(st, 0));
 		if (!ids[n])
 			break;

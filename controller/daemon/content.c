@@ -516,8 +516,7 @@ static void h_blob(struct mcc_req *rq, struct mcc_resp *rs)
 	if (mcc_audit(db, &rq->who, "blob.put", "blob", s.sha256, NULL, out) !=
 	            MC_OK ||
 	    mcc_db_commit(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database error");
+		mcc_resp_db_error(rs);
 		goto fail;
 	}
 	mc_log_info("content", "%s stored blob %s (%s, %lld bytes)",
@@ -684,8 +683,7 @@ static void h_upload(struct mcc_req *rq, struct mcc_resp *rs)
 		goto fail;
 	}
 	if (!set_meta(db, id, meta) || mcc_db_commit(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database error");
+		mcc_resp_db_error(rs);
 		goto fail;
 	}
 	mc_log_info("content", "%s %s %s '%s' (%s, %lld bytes, blob %s)",
@@ -934,8 +932,7 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if ((json_object_size(meta) && !set_meta(db, id, meta)) ||
 	    mcc_db_commit(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database error");
+		mcc_resp_db_error(rs);
 		goto fail;
 	}
 	mc_log_info("content", "%s created %s '%s'%s", rq->who.name, type, id,
@@ -1052,7 +1049,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	                        "offset", (json_int_t)offset));
 	goto out;
 dberr:
-	mcc_resp_error(rs, 500, NULL, "cơ sở dữ liệu lỗi / database error");
+	mcc_resp_db_error(rs);
 	goto out;
 nomem:
 	mcc_resp_error(rs, 500, NULL, "hết bộ nhớ / out of memory");
@@ -1199,8 +1196,7 @@ static void h_edit(struct mcc_req *rq, struct mcc_resp *rs)
 		goto fail;
 	}
 	if ((meta && !set_meta(db, id, meta)) || mcc_db_commit(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database error");
+		mcc_resp_db_error(rs);
 		goto fail;
 	}
 	mc_log_info("content", "%s edited %s '%s'", rq->who.name, type, id);
@@ -1236,8 +1232,7 @@ static void h_delete(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (mcc_db_commit(db) != MC_OK) {
 		mcc_db_rollback(db);
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	mc_log_info("content", "%s deleted content '%s'", rq->who.name, id);

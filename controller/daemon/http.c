@@ -495,6 +495,11 @@ const char *mcc_req_header(struct mcc_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
+void mcc_resp_db_error(struct mcc_resp *rs)
+{
+	mcc_resp_error(rs, 500, NULL, "cơ sở dữ liệu lỗi / database error");
+}
+
 bool mcc_req_keys_known(json_t *body, const char *const *allowed,
                         struct mcc_resp *rs)
 {

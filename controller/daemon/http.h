@@ -94,6 +94,9 @@ void mcc_resp_error(struct mcc_resp *rs, int status, const char *field,
  * 422; others → 500).  The field is the part of the message before the first ":
  * " when it looks like a field path. */
 void mcc_resp_mc_error(struct mcc_resp *rs, const struct mc_error *err);
+/* Respond 500 "cơ sở dữ liệu lỗi / database error" (the cause is in the
+ * log, or in none: a query that failed to prepare). */
+void mcc_resp_db_error(struct mcc_resp *rs);
 /* The HTTP status mcc_resp_mc_error uses for code. */
 int mcc_http_status_of(enum mc_err code);
 /* Respond with bytes (taken over, freed with free()). */

@@ -1756,9 +1756,7 @@ static void h_publishes(struct mcc_req *rq, struct mcc_resp *rs)
 	            "publishes p LEFT JOIN users u ON u.id = p.user_id ORDER "
 	            "BY p.id DESC LIMIT ? OFFSET ?");
 	if (!st) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	sqlite3_bind_int64(st, 1, limit);
@@ -1766,9 +1764,7 @@ static void h_publishes(struct mcc_req *rq, struct mcc_resp *rs)
 	items = mcc_db_rows(st);
 	mcc_db_done(st);
 	if (!items) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	json_array_foreach(items, i, v)
@@ -1835,9 +1831,7 @@ static void h_rollout(struct mcc_req *rq, struct mcc_resp *rs)
 	            "d.node_id = n.id LEFT JOIN node_live l ON l.node_id = "
 	            "n.id WHERE ?1 IS NULL OR n.site_id = ?1 ORDER BY n.id");
 	if (!st) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		goto fail;
 	}
 	if (site)
@@ -1946,9 +1940,7 @@ static void h_desired(struct mcc_req *rq, struct mcc_resp *rs)
 	                        "envelope FROM node_desired WHERE node_id = "
 	                        "?");
 	if (!st) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);

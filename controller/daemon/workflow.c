@@ -875,9 +875,7 @@ static void respond(struct mcc_req *rq, struct mcc_resp *rs, enum mcc_kind kind,
 	}
 	view = mcc_wf_view(mcc_db(rq->c), kind, id);
 	if (!view) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu lỗi / database "
-		               "error");
+		mcc_resp_db_error(rs);
 		return;
 	}
 	mcc_resp_json(rs, 200, view);
