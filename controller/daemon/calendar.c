@@ -541,6 +541,37 @@ static void db_error(struct mcc_resp *rs)
 	               "cơ sở dữ liệu lỗi / database error (see the log)");
 }
 
+/*
+ * End the request's transaction: commit it when rc is MC_OK (a commit
+ * that fails is a database error in err), else roll it back and answer
+ * err.  Returns the outcome.
+ */
+static enum mc_err end_tx(sqlite3 *db, struct mcc_resp *rs, enum mc_err rc,
+                          struct mc_error *err)
+{
+	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
+		rc = mc_error_set(err, MC_ERR_IO,
+		                  "cơ sở dữ liệu lỗi / "
+		                  "database error");
+	if (rc != MC_OK) {
+		mcc_db_rollback(db);
+		mcc_resp_mc_error(rs, err);
+	}
+	return rc;
+}
+
+/* The audit record of an import (action), its report as "after". */
+static enum mc_err audit_import(sqlite3 *db, const struct mcc_principal *who,
+                                const char *action, json_t *report,
+                                struct mc_error *err)
+{
+	if (mcc_audit(db, who, action, "import", NULL, NULL, report) != MC_OK)
+		return mc_error_set(err, MC_ERR_IO,
+		                    "nhật ký kiểm tra lỗi / "
+		                    "audit log error");
+	return MC_OK;
+}
+
 /* The kind of a /v1/playlists or /v1/entries path. */
 static enum mcc_kind path_kind(const char *path)
 {
@@ -549,6 +580,22 @@ static enum mcc_kind path_kind(const char *path)
 }
 
 /* ---- playlists and entries ------------------------------------------ */
+
+/* sql of a list prepared with its filters bound: status ?1, and for
+ * entries channel ?2 (NULL binds SQL NULL); NULL on a database error. */
+static sqlite3_stmt *list_prepare(sqlite3 *db, const char *sql,
+                                  enum mcc_kind kind, const char *status,
+                                  const char *channel)
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+
+	if (!st)
+		return NULL;
+	sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
+	if (kind == MCC_KIND_ENTRY)
+		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
+	return st;
+}
 
 static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 {
@@ -591,14 +638,11 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         kind == MCC_KIND_ENTRY ? " AND (?2 IS NULL OR t.channel = ?2)"
 	                                : "");
 	snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-	st = mcc_db_prepare(db, sql);
+	st = list_prepare(db, sql, kind, status, channel);
 	if (!st) {
 		db_error(rs);
 		return;
 	}
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-	if (kind == MCC_KIND_ENTRY)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		total = sqlite3_column_int64(st, 0);
 	mcc_db_done(st);
@@ -609,14 +653,11 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         "%st.doc_json %s ORDER BY t.id LIMIT ?3 OFFSET ?4",
 	         kind == MCC_KIND_ENTRY ? "t.channel, t.priority, " : "",
 	         where);
-	st = mcc_db_prepare(db, sql);
+	st = list_prepare(db, sql, kind, status, channel);
 	if (!st) {
 		db_error(rs);
 		return;
 	}
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-	if (kind == MCC_KIND_ENTRY)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, limit);
 	sqlite3_bind_int64(st, 4, offset);
 	items = mcc_db_rows(st);
@@ -656,6 +697,20 @@ static void h_get(struct mcc_req *rq, struct mcc_resp *rs)
 	mcc_resp_json(rs, 200, view);
 }
 
+/* Append each row's first column, a JSON document, to out (one that does
+ * not parse is passed over); finishes st. */
+static void append_docs(sqlite3_stmt *st, json_t *out)
+{
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *s = (const char *)sqlite3_column_text(st, 0);
+		json_t *d = s ? json_loads(s, 0, NULL) : NULL;
+
+		if (d)
+			json_array_append_new(out, d);
+	}
+	mcc_db_done(st);
+}
+
 /* Live entries whose current doc plays playlist id (a playlist edit must
  * still fit their channels).  New reference. */
 static json_t *playlist_users(sqlite3 *db, const char *id)
@@ -668,14 +723,7 @@ static json_t *playlist_users(sqlite3 *db, const char *id)
 	if (!st)
 		return out;
 	sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(st, 0);
-		json_t *d = s ? json_loads(s, 0, NULL) : NULL;
-
-		if (d)
-			json_array_append_new(out, d);
-	}
-	mcc_db_done(st);
+	append_docs(st, out);
 	return out;
 }
 
@@ -790,15 +838,8 @@ static void save(struct mcc_req *rq, struct mcc_resp *rs, bool create)
 	if (rc == MC_OK)
 		rc = mcc_wf_save(db, &rq->who, kind, id, canon, create, submit,
 		                 &err);
-	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / "
-		                  "database error");
-	if (rc != MC_OK) {
-		mcc_db_rollback(db);
-		mcc_resp_mc_error(rs, &err);
+	if (end_tx(db, rs, rc, &err) != MC_OK)
 		goto out;
-	}
 	mc_log_info("calendar", "%s %s '%s' by %s",
 	            create ? "created" : "saved", mcc_kind_name(kind), id,
 	            rq->who.name);
@@ -836,15 +877,8 @@ static void h_delete(struct mcc_req *rq, struct mcc_resp *rs)
 		return;
 	}
 	rc = mcc_wf_delete(db, &rq->who, kind, rq->params[0], &err);
-	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / "
-		                  "database error");
-	if (rc != MC_OK) {
-		mcc_db_rollback(db);
-		mcc_resp_mc_error(rs, &err);
+	if (end_tx(db, rs, rc, &err) != MC_OK)
 		return;
-	}
 	mc_log_info("calendar", "deleted %s '%s' by %s", mcc_kind_name(kind),
 	            rq->params[0], rq->who.name);
 	mcc_resp_json(rs, 200,
@@ -956,15 +990,8 @@ static void h_settings_put(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (rc == MC_OK && tz)
 		rc = setting_put(db, &rq->who, "timezone", tz, &err);
-	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / "
-		                  "database error");
-	if (rc != MC_OK) {
-		mcc_db_rollback(db);
-		mcc_resp_mc_error(rs, &err);
+	if (end_tx(db, rs, rc, &err) != MC_OK)
 		goto out;
-	}
 	mcc_resp_json(rs, 200, schedule_settings(db));
 out:
 	json_decref(newfb);
@@ -1219,20 +1246,11 @@ static void h_import_campaign(struct mcc_req *rq, struct mcc_resp *rs)
 	v = json_object_get(docs, "fallback");
 	if (rc == MC_OK && json_is_object(v))
 		rc = setting_put(db, &rq->who, "fallback", v, &err);
-	if (rc == MC_OK && mcc_audit(db, &rq->who, "import.campaign", "import",
-	                             NULL, NULL, report) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "nhật ký kiểm tra lỗi / "
-		                  "audit log error");
-	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / "
-		                  "database error");
-	if (rc != MC_OK) {
-		mcc_db_rollback(db);
-		mcc_resp_mc_error(rs, &err);
+	if (rc == MC_OK)
+		rc = audit_import(db, &rq->who, "import.campaign", report,
+		                  &err);
+	if (end_tx(db, rs, rc, &err) != MC_OK)
 		goto out;
-	}
 	{
 		const char *name =
 		        json_string_value(json_object_get(campaign, "name"));
@@ -1369,20 +1387,10 @@ static void h_import_ics(struct mcc_req *rq, struct mcc_resp *rs)
 	report = json_object();
 	if (rc == MC_OK)
 		rc = store_all(db, &rq->who, docs, submit, report, &err);
-	if (rc == MC_OK && mcc_audit(db, &rq->who, "import.ics", "import", NULL,
-	                             NULL, report) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "nhật ký kiểm tra lỗi / "
-		                  "audit log error");
-	if (rc == MC_OK && mcc_db_commit(db) != MC_OK)
-		rc = mc_error_set(&err, MC_ERR_IO,
-		                  "cơ sở dữ liệu lỗi / "
-		                  "database error");
-	if (rc != MC_OK) {
-		mcc_db_rollback(db);
-		mcc_resp_mc_error(rs, &err);
+	if (rc == MC_OK)
+		rc = audit_import(db, &rq->who, "import.ics", report, &err);
+	if (end_tx(db, rs, rc, &err) != MC_OK)
 		goto out;
-	}
 	ids = json_array();
 	{
 		size_t i;
@@ -1425,14 +1433,7 @@ static json_t *all_docs(sqlite3 *db, enum mcc_kind kind, bool drafts)
 		json_decref(out);
 		return NULL;
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *s = (const char *)sqlite3_column_text(st, 0);
-		json_t *d = s ? json_loads(s, 0, NULL) : NULL;
-
-		if (d)
-			json_array_append_new(out, d);
-	}
-	mcc_db_done(st);
+	append_docs(st, out);
 	return out;
 }
 
