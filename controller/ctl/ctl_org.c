@@ -640,6 +640,10 @@ static int provision_to(struct ctl_conn *conn, const char *id,
 	rc = write_bundle(conn->what, dir, doc);
 	if (rc != MC_CTL_OK)
 		goto out;
+	json_object_set_new(
+	        doc, "ca",
+	        json_boolean(json_object_get(json_object_get(doc, "files"),
+	                                     "ca.pem") != NULL));
 	json_object_del(doc, "files");
 	json_object_set_new(doc, "dir", json_string(dir));
 	if (answer) {
@@ -663,9 +667,12 @@ static void say_bundle(json_t *answer)
 	const char *reload =
 	        json_string_value(json_object_get(broker, "reload"));
 
+	bool ca = json_is_true(json_object_get(answer, "ca"));
+
 	printf("bundle written to %s/: player.conf (0600, holds the broker "
-	       "password), trusted.pub\n",
-	       json_string_value(json_object_get(answer, "dir")));
+	       "password), trusted.pub%s\n",
+	       json_string_value(json_object_get(answer, "dir")),
+	       ca ? ", ca.pem (the CA of the broker's TLS certificate)" : "");
 	if (json_is_true(json_object_get(answer, "rotated")))
 		printf("the node's previous password no longer works%s\n",
 		       reload && strcmp(reload, "ok") == 0
@@ -674,8 +681,9 @@ static void say_bundle(json_t *answer)
 	if (reload && strcmp(reload, "failed") == 0)
 		printf("warning: the broker reload command failed; see the "
 		       "controller's log\n");
-	printf("install: copy both files to /etc/minecast/ on the node, then\n"
-	       "  minecast-player --check-config /etc/minecast/player.conf\n");
+	printf("install: copy %s to /etc/minecast/ on the node, then\n"
+	       "  minecast-player --check-config /etc/minecast/player.conf\n",
+	       ca ? "the three files" : "both files");
 }
 
 static int node_run(struct ctl_conn *conn, const char *sub, int argc,

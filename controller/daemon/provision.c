@@ -697,6 +697,7 @@ static char *broker_url(struct mcc *c)
 {
 	const char *host = c->cfg.node_mqtt_host;
 	int port = c->cfg.node_mqtt_port;
+	bool tls;
 
 	if (!host || !*host)
 		host = c->cfg.mqtt_host && *c->cfg.mqtt_host ? c->cfg.mqtt_host
@@ -705,9 +706,43 @@ static char *broker_url(struct mcc *c)
 		return strdup(host); /* given as a whole URL */
 	if (port <= 0)
 		port = c->cfg.mqtt_port > 0 ? c->cfg.mqtt_port : 1883;
-	return mc_printf("%s://%s%s%s:%d", port == 8883 ? "mqtts" : "mqtt",
+	/* TLS on the port the controller itself reaches with TLS, and on
+	 * MQTT's TLS port. */
+	tls = port == 8883 ||
+	      (opt(c->cfg.mqtt_cafile) && port == c->cfg.mqtt_port);
+	return mc_printf("%s://%s%s%s:%d", tls ? "mqtts" : "mqtt",
 	                 strchr(host, ':') ? "[" : "", host,
 	                 strchr(host, ':') ? "]" : "", port);
+}
+
+/*
+ * ca.pem of a bundle whose broker is mqtts://: the CA bundle the
+ * controller itself trusts the broker by ([mqtt] cafile).  NULL with
+ * err->code 0 when there is none to give (the node then uses the
+ * system's CAs); NULL with err set when the file cannot be read.
+ */
+static char *ca_text(struct mcc *c, const char *broker, struct mc_error *err)
+{
+	struct mc_error e;
+	char *text = NULL;
+	size_t len;
+
+	if (strncmp(broker, "mqtts://", 8) != 0 || !opt(c->cfg.mqtt_cafile))
+		return NULL;
+	if (mc_read_file(c->cfg.mqtt_cafile, 1024 * 1024, &text, &len, &e) !=
+	            MC_OK ||
+	    !strstr(text, "-----BEGIN CERTIFICATE-----")) {
+		mc_log_error("provision", "[mqtt] cafile %s: %s",
+		             c->cfg.mqtt_cafile,
+		             text ? "no PEM certificate in it" : e.msg);
+		free(text);
+		mc_error_set(err, MC_ERR_IO,
+		             "provision: không đọc được [mqtt] cafile / cannot "
+		             "read [mqtt] cafile for the node's bundle: %.120s",
+		             c->cfg.mqtt_cafile);
+		return NULL;
+	}
+	return text;
 }
 
 /* The HTTP base written into bundles; NULL when none can be said. */
@@ -790,7 +825,7 @@ static char *trusted_text(struct mcc *c, struct mc_error *err)
 
 /* player.conf of the node at place p. */
 static char *player_conf(const struct mcc_place *p, const char *name,
-                         const char *password, const char *broker,
+                         const char *password, const char *broker, bool ca,
                          const char *base, const struct bundle_opts *o,
                          int64_t now_ms)
 {
@@ -836,6 +871,7 @@ static char *player_conf(const struct mcc_place *p, const char *name,
 	        "broker = %s\n"
 	        "username = %s\n"
 	        "password = %s\n"
+	        "%s"
 	        "\n"
 	        "[http]\n"
 	        "base = %s\n"
@@ -855,8 +891,11 @@ static char *player_conf(const struct mcc_place *p, const char *name,
 	        "trusted = trusted.pub\n",
 	        p->node, *name ? " (" : "", name, *name ? ")" : "", when,
 	        p->node, p->node, p->site, p->n_tags ? "tags = " : "", tags,
-	        p->n_tags ? "\n" : "", broker, p->node, password, base,
-	        o->cache_dir ? o->cache_dir : "/var/cache/minecast",
+	        p->n_tags ? "\n" : "", broker, p->node, password,
+	        ca ? "# The CA that signed the broker's certificate, beside "
+	             "this file.\nca_file = ca.pem\n"
+	           : "",
+	        base, o->cache_dir ? o->cache_dir : "/var/cache/minecast",
 	        o->state_dir ? o->state_dir : "/var/lib/minecast",
 	        o->screen ? "yes" : "no", o->speaker ? "yes" : "no",
 	        o->screen_output ? "screen_output = " : "",
@@ -883,6 +922,7 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	        SECRET_BYTES, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
 	char sha[MC_SHA256_HEX_SIZE];
 	char *broker = NULL, *base = NULL, *trusted = NULL, *conf = NULL;
+	char *ca = NULL;
 	char *name = NULL;
 	json_t *body = NULL, *before = NULL, *after = NULL, *doc;
 	bool in_tx = false, locked = false, rotated;
@@ -923,6 +963,9 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	trusted = trusted_text(c, &err);
 	if (!trusted)
+		goto bad;
+	ca = ca_text(c, broker, &err);
+	if (!ca && err.code)
 		goto bad;
 
 	randombytes_buf(secret, sizeof(secret));
@@ -1008,8 +1051,8 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	                                                   : "not configured"),
 	            reload);
 
-	conf = player_conf(&place, name ? name : "", password, broker, base,
-	                   &opts, now);
+	conf = player_conf(&place, name ? name : "", password, broker,
+	                   ca != NULL, base, &opts, now);
 	if (!conf) {
 		mc_error_set(&err, MC_ERR_NOMEM, "out of memory");
 		goto bad;
@@ -1020,6 +1063,12 @@ static void provision(struct mcc_req *rq, struct mcc_resp *rs)
 	                p_changed, "acl_file",
 	                opt(c->cfg.mosquitto_acl) != NULL, "reload", reload,
 	                "files", "player.conf", conf, "trusted.pub", trusted);
+	if (doc && ca &&
+	    json_object_set_new(json_object_get(doc, "files"), "ca.pem",
+	                        json_string(ca)) != 0) {
+		json_decref(doc);
+		doc = NULL;
+	}
 	if (!doc) {
 		mc_error_set(&err, MC_ERR_NOMEM, "out of memory");
 		goto bad;
@@ -1047,6 +1096,7 @@ out:
 	free(broker);
 	free(base);
 	free(trusted);
+	free(ca);
 	free(conf);
 	free(name);
 }

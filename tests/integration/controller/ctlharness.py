@@ -352,20 +352,27 @@ class CtlBroker(Broker):
     ACL file (anonymous clients refused then), as provisioning keeps
     them.  reload() sends SIGHUP: mosquitto rereads both files."""
 
-    def __init__(self, directory, password_file=None, acl_file=None):
+    def __init__(self, directory, password_file=None, acl_file=None,
+                 tls=None):
         super().__init__(directory)
         self.password_file = password_file
         self.acl_file = acl_file
+        # tls: {"cert": PEM, "key": PEM} for a second listener, on
+        # tls_port, with TLS (the plain one stays for the harness).
+        self.tls = tls
+        self.tls_port = free_port() if tls else None
 
     def _start(self):
-        if not self.password_file and not self.acl_file:
+        if not self.password_file and not self.acl_file and not self.tls:
             return super()._start()
-        # Broker._start with authentication: the same lines, anonymous
-        # clients refused, the two files named.
+        # Broker._start with authentication and/or TLS: the same lines,
+        # anonymous clients refused when there is a password file, the
+        # two files named, the TLS listener last.
         conf = os.path.join(self.dir, "mosquitto.conf")
         lines = [
             "listener %d %s" % (self.port, HOST),
-            "allow_anonymous false",
+            "allow_anonymous %s" % ("false" if self.password_file
+                                    else "true"),
             "persistence true",
             "persistence_location %s/" % self.dir,
             "log_dest file %s" % self.log,
@@ -380,6 +387,10 @@ class CtlBroker(Broker):
         if os.geteuid() == 0:
             import pwd
             lines.append("user %s" % pwd.getpwuid(os.getuid()).pw_name)
+        if self.tls:
+            lines += ["listener %d %s" % (self.tls_port, HOST),
+                      "certfile %s" % self.tls["cert"],
+                      "keyfile %s" % self.tls["key"]]
         with open(conf, "w") as fh:
             fh.write("\n".join(lines) + "\n")
         out = open(os.path.join(self.dir, "mosquitto.out"), "ab")
@@ -393,7 +404,8 @@ class CtlBroker(Broker):
                 self._why = "exited"
                 raise AssertionError("mosquitto exited at start:\n"
                                      + tail(self.log))
-            return accepting(self.port)
+            return accepting(self.port) and (
+                not self.tls or accepting(self.tls_port))
         wait_for(up, 10, "mosquitto on port %d" % self.port)
 
     def reload(self):
@@ -487,13 +499,16 @@ class CtlRig:
                    mosquitto_acl and a reload command (SIGHUP to the
                    broker).  The controller's and the test client's own
                    users ("controller", "harness") are in both files.
+      tls          the broker gets a TLS listener too (a CA and a
+                   certificate for 127.0.0.1 made with openssl), and the
+                   controller connects to it with [mqtt] cafile
       config       {"section": {"key": value}} merged into the
                    controller's config
       start        start everything now (default True)
     """
 
-    def __init__(self, name, users=True, mqtt_auth=False, config=None,
-                 start=True):
+    def __init__(self, name, users=True, mqtt_auth=False, tls=False,
+                 config=None, start=True):
         if not BUILD_DIR or not SCRATCH_DIR:
             raise AssertionError("MC_BUILD_DIR and MC_SCRATCH_DIR are not "
                                  "set; run through the tests/integration/"
@@ -520,8 +535,9 @@ class CtlRig:
             self.passwd_file = os.path.join(mq, "passwd")
             self.acl_file = os.path.join(mq, "acl")
             self._write_mqtt_auth()
+        self.tls = self._make_tls() if tls else None
         self.broker = CtlBroker(os.path.join(self.dir, "mqtt"),
-                                self.passwd_file, self.acl_file)
+                                self.passwd_file, self.acl_file, self.tls)
         self.port = free_port()
         self.extra_config = config or {}
         self.proc = None
@@ -556,6 +572,33 @@ class CtlRig:
         if p.returncode != 0:
             raise AssertionError("minecastctl keygen failed: %s" % p.stderr)
         return prefix
+
+    def _make_tls(self):
+        """A CA, and a broker certificate it signed for 127.0.0.1."""
+        d = os.path.join(self.dir, "tls")
+        os.makedirs(d, exist_ok=True)
+        steps = [
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+             "-days", "2", "-subj", "/CN=minecast-test-ca",
+             "-keyout", "ca.key", "-out", "ca.pem"],
+            ["openssl", "req", "-newkey", "rsa:2048", "-nodes",
+             "-subj", "/CN=%s" % HOST, "-keyout", "broker.key",
+             "-out", "broker.csr"],
+            ["openssl", "x509", "-req", "-in", "broker.csr", "-CA",
+             "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+             "-extfile", "ext", "-out", "broker.pem"],
+        ]
+        with open(os.path.join(d, "ext"), "w") as fh:
+            fh.write("subjectAltName=IP:%s\n" % HOST)
+        for cmd in steps:
+            p = subprocess.run(cmd, cwd=d, capture_output=True, text=True,
+                               timeout=60)
+            if p.returncode != 0:
+                raise AssertionError("%s: %s" % (" ".join(cmd[:3]),
+                                                  p.stderr))
+        return {"ca": os.path.join(d, "ca.pem"),
+                "cert": os.path.join(d, "broker.pem"),
+                "key": os.path.join(d, "broker.key")}
 
     def _write_mqtt_auth(self):
         """The password file with the controller's and the harness's
@@ -592,6 +635,9 @@ class CtlRig:
                 "client_id": "minecast-controller-%d" % self.port,
             },
         }
+        if self.tls:
+            sections["mqtt"]["port"] = self.broker.tls_port
+            sections["mqtt"]["cafile"] = self.tls["ca"]
         if self.mqtt_auth:
             sections["mqtt"]["user"] = "controller"
             sections["mqtt"]["password"] = self.mqtt_users["controller"]

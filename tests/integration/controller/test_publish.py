@@ -6,6 +6,7 @@ play alike share one manifest; the refusals."""
 
 import hashlib
 import json
+import os
 import time
 
 from controller.ctlharness import (ROOT, CtlTest, http_request, now_ms,
@@ -380,3 +381,76 @@ class BrokerAway(CtlTest):
                                                   % n) if p]
             self.assertEqual(got[-1].decode(), d["envelope"])
             self.assertEqual(d["version"], 1)
+
+
+class OverTls(CtlTest):
+    """The broker's TLS listener, with a private CA: the controller
+    connects with [mqtt] cafile; a node's bundle names mqtts:// and
+    carries that CA; the player, as provisioned, connects and applies
+    what is published.  (The harness's own client uses the plain
+    listener.)"""
+
+    rig_options = {"mqtt_auth": True, "tls": True}
+
+    def test_provision_publish_apply(self):
+        r = self.rig
+        self.assertTrue(r.ok("GET", "/healthz", token=None)["mqtt"])
+        r.add_site("s1")
+        r.add_node("t1", "s1")
+        files = r.provision("t1")
+        self.assertEqual(sorted(files),
+                         ["ca.pem", "player.conf", "trusted.pub"])
+        with open(r.tls["ca"]) as fh:
+            self.assertEqual(files["ca.pem"], fh.read())
+        conf = files["player.conf"]
+        self.assertIn("\nbroker = mqtts://127.0.0.1:%d\n"
+                      % r.broker.tls_port, conf)
+        self.assertIn("\nca_file = ca.pem\n", conf)
+
+        sched = Schedule(r)
+        sched.content(slogan("slogan-tls", "An toàn là trên hết"))
+        sched.playlist("pl-tls", [{"content": "slogan-tls",
+                                   "duration_s": 2}])
+        sched.entry({"id": "e-tls", "name": "TLS", "playlist": "pl-tls",
+                     "channel": "screen", "priority": 10})
+        p = r.start_player("t1", bundle=files)
+        since = now_ms()
+        rep = r.ok("POST", "/v1/publish", token="approver")
+        self.assertEqual(rep["published"], 1)
+
+        def applied():
+            p.assert_alive()
+            items = r.ok("GET", "/v1/rollout", token="technician")["items"]
+            return (items and items[0]["state"] == "applied"
+                    and items[0]["applied_version"] ==
+                    items[0]["desired_version"])
+        wait_for(applied, 40, "t1 applied over TLS")
+        p.wait_start(20, since, content="slogan-tls", channel="screen")
+        self.assertIn("(TLS)", p.log_text())
+        # Not the plain listener: the player's connection is TLS.
+        self.assertNotIn("127.0.0.1:%d " % r.broker.port, p.log_text())
+
+        # A CA file the controller cannot read: provisioning says so
+        # and changes nothing.
+        os.rename(r.tls["ca"], r.tls["ca"] + ".away")
+        try:
+            st, doc = r.api("POST", "/v1/nodes/t1/provision",
+                            token="technician")[:2]
+        finally:
+            os.rename(r.tls["ca"] + ".away", r.tls["ca"])
+        self.assertEqual(st, 500, doc)
+        self.assertIn("cafile", json.dumps(doc, ensure_ascii=False))
+
+        # minecastctl writes the CA beside the rest of the bundle.
+        out = os.path.join(r.dir, "bundle-t1")
+        rc, text, err = r.ctl(["node", "provision", "t1", "--out", out])
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ca.pem (the CA of the broker's TLS certificate)",
+                      text)
+        self.assertIn("copy the three files", text)
+        self.assertEqual(sorted(os.listdir(out)),
+                         ["ca.pem", "player.conf", "trusted.pub"])
+        self.assertEqual(os.stat(os.path.join(out, "ca.pem")).st_mode
+                         & 0o777, 0o644)
+        with open(os.path.join(out, "ca.pem")) as a, open(r.tls["ca"]) as b:
+            self.assertEqual(a.read(), b.read())
