@@ -581,27 +581,13 @@ static enum mcc_kind path_kind(const char *path)
 
 /* ---- playlists and entries ------------------------------------------ */
 
-/* sql of a list prepared with its filters bound: status ?1, and for
- * entries channel ?2 (NULL binds SQL NULL); NULL on a database error. */
-static sqlite3_stmt *list_prepare(sqlite3 *db, const char *sql,
-                                  enum mcc_kind kind, const char *status,
-                                  const char *channel)
-{
-	sqlite3_stmt *st = mcc_db_prepare(db, sql);
-
-	if (!st)
-		return NULL;
-	sqlite3_bind_text(st, 1, status, -1, SQLITE_TRANSIENT);
-	if (kind == MCC_KIND_ENTRY)
-		sqlite3_bind_text(st, 2, channel, -1, SQLITE_TRANSIENT);
-	return st;
-}
-
 static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	enum mcc_kind kind = path_kind(rq->path);
 	const char *status = mcc_req_query(rq, "status");
 	const char *channel = mcc_req_query(rq, "channel");
+	/* ?1 and ?2 of both statements; channel is NULL but for entries. */
+	const char *filters[2] = {status, channel};
 	sqlite3 *db = mcc_db(rq->c);
 	char where[256], sql[768];
 	sqlite3_stmt *st;
@@ -638,7 +624,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         kind == MCC_KIND_ENTRY ? " AND (?2 IS NULL OR t.channel = ?2)"
 	                                : "");
 	snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-	st = list_prepare(db, sql, kind, status, channel);
+	st = mcc_db_prepare_texts(db, sql, filters, 2);
 	if (!st) {
 		db_error(rs);
 		return;
@@ -653,7 +639,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         "%st.doc_json %s ORDER BY t.id LIMIT ?3 OFFSET ?4",
 	         kind == MCC_KIND_ENTRY ? "t.channel, t.priority, " : "",
 	         where);
-	st = list_prepare(db, sql, kind, status, channel);
+	st = mcc_db_prepare_texts(db, sql, filters, 2);
 	if (!st) {
 		db_error(rs);
 		return;

@@ -237,6 +237,20 @@ sqlite3_stmt *mcc_db_prepare(sqlite3 *db, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *mcc_db_prepare_texts(sqlite3 *db, const char *sql,
+                                   const char *const *vals, int n)
+{
+	sqlite3_stmt *st = mcc_db_prepare(db, sql);
+
+	if (!st)
+		return NULL;
+	for (int i = 0; i < n; i++)
+		if (vals[i])
+			sqlite3_bind_text(st, i + 1, vals[i], -1,
+			                  SQLITE_TRANSIENT);
+	return st;
+}
+
 void mcc_db_done(sqlite3_stmt *st)
 {
 	if (!st)

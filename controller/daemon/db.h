@@ -44,6 +44,12 @@ void mcc_db_rollback(sqlite3 *db);
  */
 sqlite3_stmt *mcc_db_prepare(sqlite3 *db, const char *sql);
 void mcc_db_done(sqlite3_stmt *st);
+/*
+ * mcc_db_prepare(sql) with vals[0..n-1] bound as text to ?1..?n (a NULL
+ * one stays SQL NULL): the filters of a list.  NULL on error.
+ */
+sqlite3_stmt *mcc_db_prepare_texts(sqlite3 *db, const char *sql,
+                                   const char *const *vals, int n);
 
 /*
  * Run one statement whose rows become a JSON array of objects, column

@@ -1197,22 +1197,6 @@ static enum mc_err audit_commit(struct mcc_req *rq, sqlite3 *db,
 
 /* -- lists ---------------------------------------------------------- */
 
-/* sql prepared with the filter values bound to ?1..?4 (an absent one
- * stays SQL NULL); NULL on a database error. */
-static sqlite3_stmt *prepare_filtered(sqlite3 *db, const char *sql,
-                                      const char *const vals[4])
-{
-	sqlite3_stmt *st = mcc_db_prepare(db, sql);
-
-	if (!st)
-		return NULL;
-	for (int i = 0; i < 4; i++)
-		if (vals[i])
-			sqlite3_bind_text(st, i + 1, vals[i], -1,
-			                  SQLITE_TRANSIENT);
-	return st;
-}
-
 static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
                       const char *const filters[4], const char *list_sql,
                       const char *count_sql)
@@ -1247,7 +1231,7 @@ static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
 		db_fail(&err);
 		goto bad;
 	}
-	st = prepare_filtered(db, list_sql, vals);
+	st = mcc_db_prepare_texts(db, list_sql, vals, 4);
 	if (!st) {
 		db_fail(&err);
 		goto bad;
@@ -1261,7 +1245,7 @@ static void list_rows(struct mcc_req *rq, struct mcc_resp *rs,
 		goto bad;
 	}
 	if (paged) {
-		st = prepare_filtered(db, count_sql, vals);
+		st = mcc_db_prepare_texts(db, count_sql, vals, 4);
 		if (!st) {
 			db_fail(&err);
 			goto bad;
