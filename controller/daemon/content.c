@@ -470,6 +470,42 @@ static void file_fields(json_t *doc, json_t *meta, const char *type,
 	json_object_set_new(meta, "rate", json_integer(s->info.rate));
 }
 
+/* Open the request's transaction; answers 500 and returns false when the
+ * database is busy. */
+static bool begin_tx(sqlite3 *db, struct mcc_resp *rs)
+{
+	if (mcc_db_begin(db) != MC_OK) {
+		mcc_resp_error(rs, 500, NULL,
+		               "cơ sở dữ liệu bận / database busy");
+		return false;
+	}
+	return true;
+}
+
+/*
+ * How a create, an edit or an upload ends: doc saved through the
+ * workflow (create: a new item; submit: for approval), meta stored
+ * unless NULL, the commit.  Answers the error and returns false
+ * otherwise (the caller rolls back).
+ */
+static bool save_commit(struct mcc_req *rq, sqlite3 *db, const char *id,
+                        json_t *doc, json_t *meta, bool create, bool submit,
+                        struct mcc_resp *rs)
+{
+	struct mc_error err = {0};
+
+	if (mcc_wf_save(db, &rq->who, MCC_KIND_CONTENT, id, doc, create, submit,
+	                &err) != MC_OK) {
+		mcc_resp_mc_error(rs, &err);
+		return false;
+	}
+	if ((meta && !set_meta(db, id, meta)) || mcc_db_commit(db) != MC_OK) {
+		mcc_resp_db_error(rs);
+		return false;
+	}
+	return true;
+}
+
 /* ---- POST /v1/blobs?type=image|audio -------------------------------- */
 
 static void h_blob(struct mcc_req *rq, struct mcc_resp *rs)
@@ -495,11 +531,8 @@ static void h_blob(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (!probe(type, rq->body_path, &s.info, rs))
 		return;
-	if (mcc_db_begin(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu bận / database busy");
+	if (!begin_tx(db, rs))
 		return;
-	}
 	if (!store(rq->c, db, rq->body_path, &s, rs))
 		goto fail;
 	out = json_pack("{s:s, s:I, s:s}", "sha256", s.sha256, "size",
@@ -545,7 +578,6 @@ static void h_upload(struct mcc_req *rq, struct mcc_resp *rs)
 	bool submit = flag(mcc_req_query(rq, "submit"));
 	sqlite3 *db = mcc_db(rq->c);
 	struct stored s = {0};
-	struct mc_error err = {0};
 	json_t *doc = NULL, *meta = NULL, *given = json_object();
 	const char *name;
 	const char *old_type = NULL;
@@ -658,11 +690,8 @@ static void h_upload(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (!probe(type, rq->body_path, &s.info, rs))
 		goto out;
-	if (mcc_db_begin(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu bận / database busy");
+	if (!begin_tx(db, rs))
 		goto out;
-	}
 	in_tx = true;
 	if (!replace && exists(db, id)) {
 		mcc_resp_error(rs, 409, "id",
@@ -677,15 +706,8 @@ static void h_upload(struct mcc_req *rq, struct mcc_resp *rs)
 	json_object_del(meta, "generated");
 	if (!validate(db, doc, rs))
 		goto fail;
-	if (mcc_wf_save(db, &rq->who, MCC_KIND_CONTENT, id, doc, !replace,
-	                submit, &err) != MC_OK) {
-		mcc_resp_mc_error(rs, &err);
+	if (!save_commit(rq, db, id, doc, meta, !replace, submit, rs))
 		goto fail;
-	}
-	if (!set_meta(db, id, meta) || mcc_db_commit(db) != MC_OK) {
-		mcc_resp_db_error(rs);
-		goto fail;
-	}
 	mc_log_info("content", "%s %s %s '%s' (%s, %lld bytes, blob %s)",
 	            rq->who.name, replace ? "replaced the file of" : "uploaded",
 	            type, id, s.info.mime, (long long)s.size, s.sha256);
@@ -726,6 +748,19 @@ static bool no_template(const char *text, struct mcc_resp *rs)
 	return true;
 }
 
+/* The text of generated speech: required, and no template in it; else
+ * answers 400 and returns false. */
+static bool gen_text_ok(const char *text, struct mcc_resp *rs)
+{
+	if (!text) {
+		mcc_resp_error(rs, 400, "text",
+		               "text: bắt buộc để tạo tiếng nói / required to "
+		               "generate speech");
+		return false;
+	}
+	return no_template(text, rs);
+}
+
 /* Speak text into a new blob (inside the open transaction). */
 static bool generate(struct mcc_req *rq, sqlite3 *db, const char *text,
                      struct stored *s, struct mcc_resp *rs)
@@ -756,6 +791,19 @@ out:
 	unlink(path);
 	free(path);
 	return ok;
+}
+
+/* Speak doc's text into a new blob (s) and make it doc's file, marked
+ * generated in meta; answers and returns false when that fails. */
+static bool generate_into(struct mcc_req *rq, sqlite3 *db, json_t *doc,
+                          json_t *meta, struct stored *s, struct mcc_resp *rs)
+{
+	if (!generate(rq, db, json_string_value(json_object_get(doc, "text")),
+	              s, rs))
+		return false;
+	file_fields(doc, meta, "audio", s);
+	json_object_set_new(meta, "generated", json_true());
+	return validate(db, doc, rs);
 }
 
 /*
@@ -830,7 +878,6 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 	json_t *body = mcc_req_json(rq, rs), *doc = NULL, *meta = NULL;
 	sqlite3 *db = mcc_db(rq->c);
 	struct stored s = {0};
-	struct mc_error err = {0};
 	const char *id, *type;
 	bool submit, gen = false, in_tx = false;
 
@@ -883,14 +930,8 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 	    !norm_text(body, "name", NAME_MAX_BYTES, rs) ||
 	    !norm_text(body, "text", TEXT_MAX, rs))
 		goto out;
-	if (gen && !json_string_value(json_object_get(body, "text"))) {
-		mcc_resp_error(rs, 400, "text",
-		               "text: bắt buộc để tạo tiếng nói / required to "
-		               "generate speech");
-		goto out;
-	}
 	if (gen &&
-	    !no_template(json_string_value(json_object_get(body, "text")), rs))
+	    !gen_text_ok(json_string_value(json_object_get(body, "text")), rs))
 		goto out;
 	doc = json_pack("{s:s, s:s}", "id", id, "type", type);
 	meta = json_object();
@@ -902,11 +943,8 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 		goto out;
 	if (!gen && !validate(db, doc, rs))
 		goto out;
-	if (mcc_db_begin(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu bận / database busy");
+	if (!begin_tx(db, rs))
 		goto out;
-	}
 	in_tx = true;
 	if (exists(db, id)) {
 		mcc_resp_error(rs, 409, "id",
@@ -916,25 +954,12 @@ static void h_create(struct mcc_req *rq, struct mcc_resp *rs)
 		goto fail;
 	}
 	if (gen) {
-		if (!generate(rq, db,
-		              json_string_value(json_object_get(doc, "text")),
-		              &s, rs))
-			goto fail;
-		file_fields(doc, meta, "audio", &s);
-		json_object_set_new(meta, "generated", json_true());
-		if (!validate(db, doc, rs))
+		if (!generate_into(rq, db, doc, meta, &s, rs))
 			goto fail;
 	}
-	if (mcc_wf_save(db, &rq->who, MCC_KIND_CONTENT, id, doc, true, submit,
-	                &err) != MC_OK) {
-		mcc_resp_mc_error(rs, &err);
+	if (!save_commit(rq, db, id, doc, json_object_size(meta) ? meta : NULL,
+	                 true, submit, rs))
 		goto fail;
-	}
-	if ((json_object_size(meta) && !set_meta(db, id, meta)) ||
-	    mcc_db_commit(db) != MC_OK) {
-		mcc_resp_db_error(rs);
-		goto fail;
-	}
 	mc_log_info("content", "%s created %s '%s'%s", rq->who.name, type, id,
 	            gen ? " (speech generated)" : "");
 	respond_view(rq, rs, 201, id);
@@ -964,6 +989,8 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	const char *q = mcc_req_query(rq, "q");
 	sqlite3 *db = mcc_db(rq->c);
 	char sql[1024], *like = NULL, *nq = NULL;
+	/* ?1, ?2, ?3 of both statements; the pattern of q goes last. */
+	const char *filters[3] = {type, status, NULL};
 	sqlite3_stmt *st;
 	struct mc_error err = {0};
 	json_t *items = NULL;
@@ -1010,15 +1037,10 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 		like[n] = '\0';
 	}
 	snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-	st = mcc_db_prepare(db, sql);
+	filters[2] = like;
+	st = mcc_db_prepare_texts(db, sql, filters, 3);
 	if (!st)
 		goto dberr;
-	if (type)
-		sqlite3_bind_text(st, 1, type, -1, SQLITE_TRANSIENT);
-	if (status)
-		sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-	if (like)
-		sqlite3_bind_text(st, 3, like, -1, SQLITE_TRANSIENT);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		total = sqlite3_column_int64(st, 0);
 	mcc_db_done(st);
@@ -1028,15 +1050,9 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         "c.updated_ms, c.doc_json, c.meta_json %s "
 	         "ORDER BY c.updated_ms DESC, c.id LIMIT ?4 OFFSET ?5",
 	         where);
-	st = mcc_db_prepare(db, sql);
+	st = mcc_db_prepare_texts(db, sql, filters, 3);
 	if (!st)
 		goto dberr;
-	if (type)
-		sqlite3_bind_text(st, 1, type, -1, SQLITE_TRANSIENT);
-	if (status)
-		sqlite3_bind_text(st, 2, status, -1, SQLITE_TRANSIENT);
-	if (like)
-		sqlite3_bind_text(st, 3, like, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, limit);
 	sqlite3_bind_int64(st, 5, offset);
 	items = mcc_db_rows(st);
@@ -1103,7 +1119,6 @@ static void h_edit(struct mcc_req *rq, struct mcc_resp *rs)
 	json_t *body = mcc_req_json(rq, rs), *doc = NULL, *meta = NULL;
 	sqlite3 *db = mcc_db(rq->c);
 	struct stored s = {0};
-	struct mc_error err = {0};
 	const char *type, *given;
 	bool submit, gen, in_tx = false;
 	static const char *const fixed[] = {"id",   "sha256",  "size", "url",
@@ -1160,45 +1175,23 @@ static void h_edit(struct mcc_req *rq, struct mcc_resp *rs)
 	    !norm_text(body, "text", TEXT_MAX, rs) ||
 	    !apply_fields(doc, body, type, rs))
 		goto out;
-	if (gen && !json_string_value(json_object_get(doc, "text"))) {
-		mcc_resp_error(rs, 400, "text",
-		               "text: bắt buộc để tạo tiếng nói / required to "
-		               "generate speech");
-		goto out;
-	}
 	if (gen &&
-	    !no_template(json_string_value(json_object_get(doc, "text")), rs))
+	    !gen_text_ok(json_string_value(json_object_get(doc, "text")), rs))
 		goto out;
 	if (!gen && !validate(db, doc, rs))
 		goto out;
-	if (mcc_db_begin(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu bận / database busy");
+	if (!begin_tx(db, rs))
 		goto out;
-	}
 	in_tx = true;
 	if (gen) {
 		meta = get_meta(db, id);
 		if (!meta)
 			meta = json_object();
-		if (!generate(rq, db,
-		              json_string_value(json_object_get(doc, "text")),
-		              &s, rs))
-			goto fail;
-		file_fields(doc, meta, "audio", &s);
-		json_object_set_new(meta, "generated", json_true());
-		if (!validate(db, doc, rs))
+		if (!generate_into(rq, db, doc, meta, &s, rs))
 			goto fail;
 	}
-	if (mcc_wf_save(db, &rq->who, MCC_KIND_CONTENT, id, doc, false, submit,
-	                &err) != MC_OK) {
-		mcc_resp_mc_error(rs, &err);
+	if (!save_commit(rq, db, id, doc, meta, false, submit, rs))
 		goto fail;
-	}
-	if ((meta && !set_meta(db, id, meta)) || mcc_db_commit(db) != MC_OK) {
-		mcc_resp_db_error(rs);
-		goto fail;
-	}
 	mc_log_info("content", "%s edited %s '%s'", rq->who.name, type, id);
 	respond_view(rq, rs, 200, id);
 	goto out;
@@ -1220,11 +1213,8 @@ static void h_delete(struct mcc_req *rq, struct mcc_resp *rs)
 	sqlite3 *db = mcc_db(rq->c);
 	struct mc_error err = {0};
 
-	if (mcc_db_begin(db) != MC_OK) {
-		mcc_resp_error(rs, 500, NULL,
-		               "cơ sở dữ liệu bận / database busy");
+	if (!begin_tx(db, rs))
 		return;
-	}
 	if (mcc_wf_delete(db, &rq->who, MCC_KIND_CONTENT, id, &err) != MC_OK) {
 		mcc_db_rollback(db);
 		mcc_resp_mc_error(rs, &err);
