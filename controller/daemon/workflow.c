@@ -119,6 +119,21 @@ static enum mc_err read_row(sqlite3 *db, enum mcc_kind kind, const char *id,
 	return MC_OK;
 }
 
+/* read_row of a live object: MC_ERR_NOTFOUND naming it when there is none
+ * or it is deleted.  Clear r with row_clear() whatever the result. */
+static enum mc_err read_live_row(sqlite3 *db, enum mcc_kind kind,
+                                 const char *id, struct wf_row *r,
+                                 struct mc_error *err)
+{
+	enum mc_err rc = read_row(db, kind, id, r, err);
+
+	if (rc == MC_OK && (!r->found || r->deleted))
+		rc = mc_error_set(err, MC_ERR_NOTFOUND,
+		                  "không có %s '%s' / no %s '%s'",
+		                  kind_vi[kind], id, kind_names[kind], id);
+	return rc;
+}
+
 /* Run a prepared statement to completion; MC_ERR_IO (logged) on error. */
 static enum mc_err step_done(sqlite3_stmt *st, const char *what,
                              struct mc_error *err)
@@ -569,15 +584,9 @@ static enum mc_err review(sqlite3 *db, const struct mcc_principal *who,
 	int64_t now = mc_now_ms();
 	enum mc_err rc;
 
-	rc = read_row(db, kind, id, &r, err);
+	rc = read_live_row(db, kind, id, &r, err);
 	if (rc != MC_OK)
-		return rc;
-	if (!r.found || r.deleted) {
-		rc = mc_error_set(err, MC_ERR_NOTFOUND,
-		                  "không có %s '%s' / no %s '%s'",
-		                  kind_vi[kind], id, kind_names[kind], id);
 		goto out;
-	}
 	if (!(who->roles & (MCC_ROLE_APPROVER | MCC_ROLE_ADMIN))) {
 		rc = mc_error_set(err, MC_ERR_FORBIDDEN,
 		                  "chỉ người duyệt mới được %s / only an "
@@ -690,11 +699,7 @@ enum mc_err mcc_wf_submit(sqlite3 *db, const struct mcc_principal *who,
 	rc = begin(db, err);
 	if (rc != MC_OK)
 		return rc;
-	rc = read_row(db, kind, id, &r, err);
-	if (rc == MC_OK && (!r.found || r.deleted))
-		rc = mc_error_set(err, MC_ERR_NOTFOUND,
-		                  "không có %s '%s' / no %s '%s'",
-		                  kind_vi[kind], id, kind_names[kind], id);
+	rc = read_live_row(db, kind, id, &r, err);
 	if (rc == MC_OK)
 		rc = submit_row(db, who, kind, id, &r, err);
 	row_clear(&r);
@@ -807,15 +812,9 @@ enum mc_err mcc_wf_delete(sqlite3 *db, const struct mcc_principal *who,
 	json_t *before = NULL;
 	enum mc_err rc;
 
-	rc = read_row(db, kind, id, &r, err);
+	rc = read_live_row(db, kind, id, &r, err);
 	if (rc != MC_OK)
-		return rc;
-	if (!r.found || r.deleted) {
-		rc = mc_error_set(err, MC_ERR_NOTFOUND,
-		                  "không có %s '%s' / no %s '%s'",
-		                  kind_vi[kind], id, kind_names[kind], id);
 		goto out;
-	}
 	if (mcc_wf_referrer(db, kind, id, ref, sizeof(ref))) {
 		rc = mc_error_set(
 		        err, MC_ERR_CONFLICT,
@@ -890,7 +889,12 @@ static bool path_id(struct mcc_req *rq, struct mcc_resp *rs, enum mcc_kind kind)
 	return false;
 }
 
-static void h_submit(struct mcc_req *rq, struct mcc_resp *rs)
+/* A transition that takes no body (submit, approve) of the path's object. */
+static void transition(struct mcc_req *rq, struct mcc_resp *rs,
+                       enum mc_err (*move)(sqlite3 *db,
+                                           const struct mcc_principal *who,
+                                           enum mcc_kind kind, const char *id,
+                                           struct mc_error *err))
 {
 	enum mcc_kind kind = path_kind(rq->path);
 	struct mc_error err = {0};
@@ -898,20 +902,18 @@ static void h_submit(struct mcc_req *rq, struct mcc_resp *rs)
 
 	if (!path_id(rq, rs, kind))
 		return;
-	rc = mcc_wf_submit(mcc_db(rq->c), &rq->who, kind, rq->params[0], &err);
+	rc = move(mcc_db(rq->c), &rq->who, kind, rq->params[0], &err);
 	respond(rq, rs, kind, rq->params[0], rc, &err);
+}
+
+static void h_submit(struct mcc_req *rq, struct mcc_resp *rs)
+{
+	transition(rq, rs, mcc_wf_submit);
 }
 
 static void h_approve(struct mcc_req *rq, struct mcc_resp *rs)
 {
-	enum mcc_kind kind = path_kind(rq->path);
-	struct mc_error err = {0};
-	enum mc_err rc;
-
-	if (!path_id(rq, rs, kind))
-		return;
-	rc = mcc_wf_approve(mcc_db(rq->c), &rq->who, kind, rq->params[0], &err);
-	respond(rq, rs, kind, rq->params[0], rc, &err);
+	transition(rq, rs, mcc_wf_approve);
 }
 
 static void h_reject(struct mcc_req *rq, struct mcc_resp *rs)
