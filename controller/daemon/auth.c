@@ -555,6 +555,26 @@ static const char *get_str(json_t *doc, const char *key, bool required,
 	return json_string_value(v);
 }
 
+/* display_name when given, normalised into *norm (left NULL when it is
+ * absent); answers 400 and returns false when it is bad. */
+static bool get_display_name(json_t *doc, char **norm, struct mcc_resp *rs)
+{
+	struct mc_error err;
+	const char *display;
+
+	if (!json_object_get(doc, "display_name"))
+		return true;
+	display = get_str(doc, "display_name", true, NAME_TEXT_MAX * 4, rs);
+	if (!display)
+		return false;
+	if (mc_text_normalize(display, strlen(display), NAME_TEXT_MAX,
+	                      "display_name", norm, &err) != MC_OK) {
+		mcc_resp_mc_error(rs, &err);
+		return false;
+	}
+	return true;
+}
+
 /* Refuse members other than those listed (a typo must not pass). */
 static bool only_keys(json_t *doc, const char *const *allowed, size_t n,
                       struct mcc_resp *rs)
@@ -910,7 +930,7 @@ static void h_users_create(struct mcc_req *rq, struct mcc_resp *rs)
 	                                   "display_name"};
 	sqlite3 *db = mcc_db(rq->c);
 	json_t *doc = mcc_req_json(rq, rs), *u = NULL;
-	const char *name, *pw, *display = NULL;
+	const char *name, *pw;
 	char *norm = NULL;
 	struct mc_error err;
 	long roles;
@@ -928,16 +948,8 @@ static void h_users_create(struct mcc_req *rq, struct mcc_resp *rs)
 	    !(pw = get_str(doc, "password", true, PASSWORD_MAX, rs)) ||
 	    (roles = get_roles(doc, rs)) < 0)
 		goto out;
-	if (json_object_get(doc, "display_name")) {
-		if (!(display = get_str(doc, "display_name", false,
-		                        NAME_TEXT_MAX * 4, rs)))
-			goto out;
-		if (mc_text_normalize(display, strlen(display), NAME_TEXT_MAX,
-		                      "display_name", &norm, &err) != MC_OK) {
-			mcc_resp_mc_error(rs, &err);
-			goto out;
-		}
-	}
+	if (!get_display_name(doc, &norm, rs))
+		goto out;
 	if (mcc_db_begin(db) != MC_OK) {
 		db_error(rs);
 		goto out;
@@ -1036,7 +1048,7 @@ static void h_users_patch(struct mcc_req *rq, struct mcc_resp *rs)
 	                                   "display_name"};
 	sqlite3 *db = mcc_db(rq->c);
 	json_t *doc = mcc_req_json(rq, rs), *before = NULL, *after = NULL, *v;
-	const char *name = rq->params[0], *pw = NULL, *display = NULL;
+	const char *name = rq->params[0], *pw = NULL;
 	char hash[crypto_pwhash_STRBYTES], *norm = NULL;
 	struct mc_error err;
 	bool admin = rq->who.roles & MCC_ROLE_ADMIN;
@@ -1087,16 +1099,8 @@ static void h_users_patch(struct mcc_req *rq, struct mcc_resp *rs)
 			goto out;
 		}
 	}
-	if (json_object_get(doc, "display_name")) {
-		if (!(display = get_str(doc, "display_name", true,
-		                        NAME_TEXT_MAX * 4, rs)))
-			goto out;
-		if (mc_text_normalize(display, strlen(display), NAME_TEXT_MAX,
-		                      "display_name", &norm, &err) != MC_OK) {
-			mcc_resp_mc_error(rs, &err);
-			goto out;
-		}
-	}
+	if (!get_display_name(doc, &norm, rs))
+		goto out;
 	if (pw && hash_password(pw, hash, &err) != MC_OK) {
 		mcc_resp_mc_error(rs, &err);
 		goto out;
