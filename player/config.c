@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "minecast/ini.h"
 #include "minecast/log.h"
 #include "minecast/text.h"
 #include "minecast/util.h"
@@ -47,8 +48,9 @@
 /* Longest password (and password file) accepted. */
 #define MAX_PASSWORD_BYTES 1024
 
-/* Bytes of a bad value quoted back in a message. */
-#define MAX_SHOWN 40
+/* Longest number read: 18 digits keep every product with a unit in
+ * range for the checks. */
+#define DIGITS_MAX 18
 
 /* Problems printed by mc_config_check before it only counts them. */
 #define MAX_PRINTED 200
@@ -324,24 +326,6 @@ static void problem(struct ctx *c, enum mc_err code, int line,
 #define KEY_PROBLEM(c, k, code, ...)                                           \
 	problem((c), (code), (c)->line, (k)->section, (k)->key, __VA_ARGS__)
 
-/*
- * A value as it may be quoted back: at most MAX_SHOWN bytes, cut on a
- * UTF-8 character boundary, "..." when cut.
- */
-static const char *shown(const char *v, char buf[MAX_SHOWN + 4])
-{
-	size_t n = strlen(v);
-
-	if (n <= MAX_SHOWN)
-		return v;
-	n = MAX_SHOWN;
-	while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-		n--;
-	memcpy(buf, v, n);
-	memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* ---- suggestions ---- */
 
 /* tolower for ASCII letters only, whatever the locale. */
@@ -456,93 +440,54 @@ static void list_keys(const char *section, char *buf, size_t size)
 static void unknown_key(struct ctx *c, const char *name)
 {
 	const struct key_def *k;
-	char list[256], sb[MAX_SHOWN + 4];
+	char list[256], sb[MC_INI_SHOWN_BYTES];
 	int d;
 
 	/* Distance 0 here is a difference of case only. */
 	k = suggest_key(c->section, name, &d);
 	if (k) {
-		problem(c, MC_ERR_PARSE, c->line, c->section, shown(name, sb),
-		        "unknown key; did you mean %s?", k->key);
+		problem(c, MC_ERR_PARSE, c->line, c->section,
+		        mc_ini_shown(name, sb), "unknown key; did you mean %s?",
+		        k->key);
 		return;
 	}
 	k = suggest_key(NULL, name, &d);
 	if (k && d == 0) {
-		problem(c, MC_ERR_PARSE, c->line, c->section, shown(name, sb),
+		problem(c, MC_ERR_PARSE, c->line, c->section,
+		        mc_ini_shown(name, sb),
 		        "unknown key here; %s belongs in [%s]", k->key,
 		        k->section);
 		return;
 	}
 	if (k) {
-		problem(c, MC_ERR_PARSE, c->line, c->section, shown(name, sb),
+		problem(c, MC_ERR_PARSE, c->line, c->section,
+		        mc_ini_shown(name, sb),
 		        "unknown key; did you mean [%s] %s?", k->section,
 		        k->key);
 		return;
 	}
 	list_keys(c->section, list, sizeof(list));
-	problem(c, MC_ERR_PARSE, c->line, c->section, shown(name, sb),
+	problem(c, MC_ERR_PARSE, c->line, c->section, mc_ini_shown(name, sb),
 	        "unknown key; [%s] has %s", c->section, list);
 }
 
 /* ---- small value parsers ---- */
 
-/* Trim blanks (space, tab) at both ends, in place. */
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	*e = '\0';
-	return s;
-}
-
-/*
- * Parse 1..18 decimal digits at *s into *v and advance *s.  18 digits
- * keep every product below with the unit multipliers in range checks.
- */
-static bool digits(const char **s, int64_t *v)
-{
-	const char *p = *s;
-	int64_t n = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	while (*p >= '0' && *p <= '9') {
-		if (p - *s >= 18)
-			return false;
-		n = n * 10 + (*p - '0');
-		p++;
-	}
-	*s = p;
-	*v = n;
-	return true;
-}
-
 /* "30s", "500ms", "5m", "1h"; a bare number is seconds. */
 static bool parse_duration(const char *s, int64_t *ms)
 {
-	static const struct {
-		const char *unit;
-		int64_t ms;
-	} units[] = {{"", 1000},   {"ms", 1},      {"s", 1000},   {"sec", 1000},
-	             {"m", 60000}, {"min", 60000}, {"h", 3600000}};
-	int64_t n;
+	static const struct mc_ini_unit units[] = {
+	        {"", 1000},   {"ms", 1},      {"s", 1000},   {"sec", 1000},
+	        {"m", 60000}, {"min", 60000}, {"h", 3600000}};
+	int64_t n, mul;
 
-	if (!digits(&s, &n) || n > INT64_MAX / 3600000)
+	/* Bounded by the largest unit, whichever is written. */
+	if (!mc_ini_number_unit(s, DIGITS_MAX, units, MC_ARRAY_LEN(units), &n,
+	                        &mul) ||
+	    n > INT64_MAX / 3600000)
 		return false;
-	while (*s == ' ')
-		s++;
-	for (size_t i = 0; i < MC_ARRAY_LEN(units); i++) {
-		if (strcasecmp(s, units[i].unit) == 0) {
-			*ms = n * units[i].ms;
-			return true;
-		}
-	}
-	return false;
+	*ms = n * mul;
+	return true;
 }
 
 /* A duration for people: the largest unit that divides it. */
@@ -557,48 +502,6 @@ static const char *fmt_duration(int64_t ms, char buf[32])
 	else
 		snprintf(buf, 32, "%lldms", (long long)ms);
 	return buf;
-}
-
-/* "2G", "512K", "1.5G" is not accepted; "10MB", "10MiB" are. */
-static bool parse_size(const char *s, int64_t *bytes)
-{
-	int64_t n, mul = 1;
-
-	if (!digits(&s, &n))
-		return false;
-	while (*s == ' ')
-		s++;
-	switch (*s) {
-	case 'k':
-	case 'K':
-		mul = KIB;
-		s++;
-		break;
-	case 'm':
-	case 'M':
-		mul = MIB;
-		s++;
-		break;
-	case 'g':
-	case 'G':
-		mul = GIB;
-		s++;
-		break;
-	case 't':
-	case 'T':
-		mul = TIB;
-		s++;
-		break;
-	default: break;
-	}
-	if (mul > 1 && (*s == 'i' || *s == 'I'))
-		s++;
-	if (*s == 'b' || *s == 'B')
-		s++;
-	if (*s || n > INT64_MAX / mul)
-		return false;
-	*bytes = n * mul;
-	return true;
 }
 
 /* A size for people: "512K", "2G", or bytes. */
@@ -760,7 +663,8 @@ static bool parse_hostport(const char *s, char **host, int *port,
 	}
 	if (*s == ':') {
 		s++;
-		if (!digits(&s, &pv) || pv < 1 || pv > 65535) {
+		if (!mc_ini_digits(&s, DIGITS_MAX, &pv) || pv < 1 ||
+		    pv > 65535) {
 			*why = "the port must be a number from 1 to 65535";
 			return false;
 		}
@@ -803,11 +707,8 @@ static char *dup_or_report(struct ctx *c, const struct key_def *k,
 /* path as the player will open it: relative to the file's directory. */
 static char *resolve(struct ctx *c, const struct key_def *k, const char *path)
 {
-	char *r;
+	char *r = mc_ini_resolve(c->dir, path);
 
-	if (path[0] == '/' || !c->dir)
-		return dup_or_report(c, k, path);
-	r = mc_printf("%s/%s", c->dir, path);
 	if (!r)
 		KEY_PROBLEM(c, k, MC_ERR_NOMEM, "out of memory");
 	return r;
@@ -963,7 +864,7 @@ static void add_broker(struct ctx *c, const struct key_def *k, const char *v)
 	struct mc_player_config *cfg = c->cfg;
 	struct mc_broker b = {NULL, 1883, false}, *grown;
 	const char *rest, *why = NULL, *p = v;
-	char sb[MAX_SHOWN + 4];
+	char sb[MC_INI_SHOWN_BYTES];
 
 	if (strncasecmp(p, "mqtts://", 8) == 0) {
 		b.tls = true;
@@ -973,8 +874,8 @@ static void add_broker(struct ctx *c, const struct key_def *k, const char *v)
 		p += 7;
 	} else {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE,
-		            "'%s' is not a broker URL; use %s", shown(v, sb),
-		            k->expect);
+		            "'%s' is not a broker URL; use %s",
+		            mc_ini_shown(v, sb), k->expect);
 		return;
 	}
 	if (strchr(p, '@'))
@@ -986,7 +887,7 @@ static void add_broker(struct ctx *c, const struct key_def *k, const char *v)
 		why = "a broker URL has no path";
 	if (why) {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE, "'%s': %s; use %s",
-		            shown(v, sb), why, k->expect);
+		            mc_ini_shown(v, sb), why, k->expect);
 		goto fail;
 	}
 	if (cfg->n_brokers >= MAX_BROKERS) {
@@ -1010,7 +911,7 @@ fail:
 static void set_url(struct ctx *c, const struct key_def *k, const char *v)
 {
 	const char *p = v, *rest, *why = NULL;
-	char *host = NULL, *url, sb[MAX_SHOWN + 4];
+	char *host = NULL, *url, sb[MC_INI_SHOWN_BYTES];
 	int port = 0;
 	size_t n;
 
@@ -1020,8 +921,8 @@ static void set_url(struct ctx *c, const struct key_def *k, const char *v)
 		p += 7;
 	else {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE,
-		            "'%s' is not an HTTP URL; use %s", shown(v, sb),
-		            k->expect);
+		            "'%s' is not an HTTP URL; use %s",
+		            mc_ini_shown(v, sb), k->expect);
 		return;
 	}
 	if (strchr(p, '@'))
@@ -1035,7 +936,7 @@ static void set_url(struct ctx *c, const struct key_def *k, const char *v)
 	free(host);
 	if (why) {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE, "'%s': %s; use %s",
-		            shown(v, sb), why, k->expect);
+		            mc_ini_shown(v, sb), why, k->expect);
 		return;
 	}
 	n = strlen(v);
@@ -1053,7 +954,7 @@ static void set_url(struct ctx *c, const struct key_def *k, const char *v)
 static void set_tags(struct ctx *c, const struct key_def *k, char *v)
 {
 	struct mc_player_config *cfg = c->cfg;
-	char **tags = NULL, *save = NULL, *tok, sb[MAX_SHOWN + 4];
+	char **tags = NULL, *save = NULL, *tok, sb[MC_INI_SHOWN_BYTES];
 	size_t n = 0;
 
 	/* Count first, so that one allocation holds every tag. */
@@ -1073,14 +974,14 @@ static void set_tags(struct ctx *c, const struct key_def *k, char *v)
 		goto empty;
 	for (tok = strtok_r(v, ",", &save); tok;
 	     tok = strtok_r(NULL, ",", &save)) {
-		tok = trim(tok);
+		tok = mc_ini_trim(tok);
 		if (!*tok)
 			goto empty;
 		if (!mc_id_valid(tok)) {
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not a valid tag; use 1 to 64 of "
 			            "A-Z a-z 0-9 . _ -, separated by commas",
-			            shown(tok, sb));
+			            mc_ini_shown(tok, sb));
 			goto fail;
 		}
 		tags[n] = strdup(tok);
@@ -1104,7 +1005,7 @@ fail:
 /* [clock] sync. */
 static void set_clock(struct ctx *c, const struct key_def *k, const char *v)
 {
-	char sb[MAX_SHOWN + 4], *path, *mode;
+	char sb[MC_INI_SHOWN_BYTES], *path, *mode;
 
 	if (strcmp(v, "auto") == 0 || strcmp(v, "yes") == 0 ||
 	    strcmp(v, "no") == 0) {
@@ -1115,8 +1016,8 @@ static void set_clock(struct ctx *c, const struct key_def *k, const char *v)
 	}
 	if (strncmp(v, "file:", 5) != 0 || !v[5]) {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE,
-		            "'%s' is not a sync mode; use %s", shown(v, sb),
-		            k->expect);
+		            "'%s' is not a sync mode; use %s",
+		            mc_ini_shown(v, sb), k->expect);
 		return;
 	}
 	path = resolve(c, k, v + 5);
@@ -1137,7 +1038,7 @@ static void set_clock(struct ctx *c, const struct key_def *k, const char *v)
  */
 static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 {
-	char sb[MAX_SHOWN + 4], a[32], b[32], *s;
+	char sb[MC_INI_SHOWN_BYTES], a[32], b[32], *s;
 	int before = c->problems;
 	int64_t n;
 	bool eq;
@@ -1148,7 +1049,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not a valid id; use 1 to 64 of "
 			            "A-Z a-z 0-9 . _ - (e.g. %s)",
-			            shown(v, sb),
+			            mc_ini_shown(v, sb),
 			            strcmp(k->key, "id") == 0 ? "pi-cua-lo-01"
 			                                      : "cua-lo");
 			break;
@@ -1192,10 +1093,10 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 		s = v;
 		if (*s == '+')
 			s++;
-		if (!digits((const char **)&s, &n) || *s) {
+		if (!mc_ini_digits((const char **)&s, DIGITS_MAX, &n) || *s) {
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not a number; expected %s",
-			            shown(v, sb), k->expect);
+			            mc_ini_shown(v, sb), k->expect);
 			break;
 		}
 		if (n < k->min || n > k->max) {
@@ -1215,38 +1116,40 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not a duration; use a number with "
 			            "ms, s, m or h (e.g. %s)",
-			            shown(v, sb), fmt_duration(k->min, a));
+			            mc_ini_shown(v, sb),
+			            fmt_duration(k->min, a));
 			break;
 		}
 		if (n < k->min || n > k->max) {
 			KEY_PROBLEM(c, k, MC_ERR_RANGE,
 			            "%s is out of range; use %s to %s",
-			            shown(v, sb), fmt_duration(k->min, a),
+			            mc_ini_shown(v, sb),
+			            fmt_duration(k->min, a),
 			            fmt_duration(k->max, b));
 			break;
 		}
 		if (k->kind == K_DUR_S && n % 1000) {
 			KEY_PROBLEM(c, k, MC_ERR_RANGE,
 			            "%s is not a whole number of seconds",
-			            shown(v, sb));
+			            mc_ini_shown(v, sb));
 			break;
 		}
 		*FIELD(c, k, int) = (int)(k->kind == K_DUR_S ? n / 1000 : n);
 		break;
 	case K_SIZE:
-		if (!parse_size(v, &n)) {
+		if (!mc_ini_parse_size(v, DIGITS_MAX, &n)) {
 			KEY_PROBLEM(
 			        c, k, MC_ERR_PARSE,
 			        "'%s' is not a size; use a number with K, M "
 			        "or G (e.g. %s)",
-			        shown(v, sb),
+			        mc_ini_shown(v, sb),
 			        strcmp(k->key, "quota") == 0 ? "2G" : "512K");
 			break;
 		}
 		if (n < k->min || n > k->max) {
 			KEY_PROBLEM(c, k, MC_ERR_RANGE,
 			            "%s is out of range; use %s to %s",
-			            shown(v, sb), fmt_size(k->min, a),
+			            mc_ini_shown(v, sb), fmt_size(k->min, a),
 			            fmt_size(k->max, b));
 			break;
 		}
@@ -1257,7 +1160,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not yes or no; use yes/no, "
 			            "true/false, on/off or 1/0",
-			            shown(v, sb));
+			            mc_ini_shown(v, sb));
 		break;
 	case K_WINDOW:
 		if (!parse_window(v, &c->cfg->window_start_min,
@@ -1268,7 +1171,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 			               : "'%s' is not a time window; use "
 			                 "HH:MM-HH:MM (e.g. 01:00-05:00) or "
 			                 "always",
-			            shown(v, sb));
+			            mc_ini_shown(v, sb));
 		break;
 	case K_OUTPUT:
 		for (size_t i = 0; i < MC_ARRAY_LEN(outputs); i++) {
@@ -1281,7 +1184,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 		KEY_PROBLEM(
 		        c, k, MC_ERR_UNSUPPORTED,
 		        "'%s' is not built in; available: " OUTPUTS_AVAILABLE,
-		        shown(v, sb));
+		        mc_ini_shown(v, sb));
 		break;
 	case K_CLOCK: set_clock(c, k, v); break;
 	case K_LEVEL:
@@ -1289,7 +1192,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 			*FIELD(c, k, int) = MC_LOG_INFO;
 			KEY_PROBLEM(c, k, MC_ERR_PARSE,
 			            "'%s' is not a log level; use %s",
-			            shown(v, sb), k->expect);
+			            mc_ini_shown(v, sb), k->expect);
 		}
 		break;
 	}
@@ -1298,56 +1201,22 @@ static bool set_value(struct ctx *c, const struct key_def *k, char *v)
 
 /* ---- lines ---- */
 
-/*
- * Split "value  # comment" or "\"value\" # comment" in place; *out is
- * the value.  Returns a reason when the quotes are wrong, else NULL.
- */
-static const char *unquote(char *v, char **out)
+/* A "[section]" line, lexed. */
+static void section_line(struct ctx *c, const struct mc_ini_line *l)
 {
-	char *e;
-
-	v = trim(v);
-	if (*v == '"') {
-		e = strchr(v + 1, '"');
-		if (!e)
-			return "a value opened with \" is not closed";
-		*e = '\0';
-		*out = v + 1;
-		e = trim(e + 1);
-		if (*e && *e != '#' && *e != ';')
-			return "text after the closing \"; quote the whole "
-			       "value";
-		return NULL;
-	}
-	for (e = v; *e; e++) {
-		if (*e == '#' && (e == v || e[-1] == ' ' || e[-1] == '\t')) {
-			*e = '\0';
-			break;
-		}
-	}
-	*out = trim(v);
-	return NULL;
-}
-
-/* A "[section]" line. */
-static void section_line(struct ctx *c, char *s)
-{
-	char *e = strchr(s, ']'), *name, *after, sb[MAX_SHOWN + 4];
-	const char *best;
+	const char *best, *name = l->name;
+	char sb[MC_INI_SHOWN_BYTES];
 
 	c->section = NULL;
 	c->skip = true;
-	if (!e) {
+	if (l->kind == MC_INI_UNCLOSED) {
 		problem(c, MC_ERR_PARSE, c->line, NULL, NULL,
 		        "'%s' has no closing ']'; a section header looks like "
 		        "[node]",
-		        shown(s, sb));
+		        mc_ini_shown(l->text, sb));
 		return;
 	}
-	*e = '\0';
-	name = trim(s + 1);
-	after = trim(e + 1);
-	if (*after && *after != '#' && *after != ';') {
+	if (l->kind == MC_INI_AFTER_HEADER) {
 		problem(c, MC_ERR_PARSE, c->line, name, NULL,
 		        "text after the section header; a header is alone on "
 		        "its line");
@@ -1362,25 +1231,23 @@ static void section_line(struct ctx *c, char *s)
 	}
 	best = suggest_section(name);
 	if (best)
-		problem(c, MC_ERR_PARSE, c->line, shown(name, sb), NULL,
+		problem(c, MC_ERR_PARSE, c->line, mc_ini_shown(name, sb), NULL,
 		        "unknown section; did you mean [%s]?", best);
 	else
-		problem(c, MC_ERR_PARSE, c->line, shown(name, sb), NULL,
+		problem(c, MC_ERR_PARSE, c->line, mc_ini_shown(name, sb), NULL,
 		        "unknown section; known are node, mqtt, http, cache, "
 		        "channels, keys, hooks, health, clock, pop, log");
 }
 
-/* A "key = value" line. */
-static void key_line(struct ctx *c, char *s, char *eq)
+/* A "key = value" line, lexed. */
+static void key_line(struct ctx *c, const struct mc_ini_line *l)
 {
 	const struct key_def *k = NULL;
-	const char *why;
-	char *name, *v = NULL, sb[MAX_SHOWN + 4];
+	const char *why, *name = l->name;
+	char *v = NULL, sb[MC_INI_SHOWN_BYTES];
 	size_t i;
 	int d;
 
-	*eq = '\0';
-	name = trim(s);
 	if (c->skip)
 		return; /* the unknown section was reported already */
 	if (!*name) {
@@ -1393,7 +1260,7 @@ static void key_line(struct ctx *c, char *s, char *eq)
 		problem(c, MC_ERR_PARSE, c->line, NULL, NULL,
 		        "'%s' is outside any section; put it under its header "
 		        "(%s%s%s)",
-		        shown(name, sb), k ? "[" : "e.g. [",
+		        mc_ini_shown(name, sb), k ? "[" : "e.g. [",
 		        k ? k->section : "node", "]");
 		return;
 	}
@@ -1408,7 +1275,7 @@ static void key_line(struct ctx *c, char *s, char *eq)
 		unknown_key(c, name);
 		return;
 	}
-	why = unquote(eq + 1, &v);
+	why = mc_ini_unquote(l->value, "#", &v);
 	if (why) {
 		KEY_PROBLEM(c, k, MC_ERR_PARSE, "%s", why);
 		c->seen[i] = c->line;
@@ -1443,87 +1310,23 @@ static void key_line(struct ctx *c, char *s, char *eq)
 /* One line, NUL-terminated, without its '\n'. */
 static void parse_line(struct ctx *c, char *s)
 {
-	char *eq;
-	size_t n = strlen(s);
+	struct mc_ini_line l;
+	char sb[MC_INI_SHOWN_BYTES];
 
-	if (n > 0 && s[n - 1] == '\r')
-		s[n - 1] = '\0';
-	s = trim(s);
-	if (!*s || *s == '#' || *s == ';')
-		return;
-	if (*s == '[') {
-		section_line(c, s);
-		return;
-	}
-	eq = strchr(s, '=');
-	if (!eq) {
-		char sb[MAX_SHOWN + 4];
-
+	/* A CR is in the text only before a '\n'; the lexer trims it. */
+	mc_ini_lex(s, &l);
+	switch (l.kind) {
+	case MC_INI_BLANK: break;
+	case MC_INI_SECTION:
+	case MC_INI_UNCLOSED:
+	case MC_INI_AFTER_HEADER: section_line(c, &l); break;
+	case MC_INI_KEY: key_line(c, &l); break;
+	case MC_INI_NOT_SETTING:
 		problem(c, MC_ERR_PARSE, c->line, c->skip ? NULL : c->section,
 		        NULL, "'%s' is not a setting; use key = value",
-		        shown(s, sb));
-		return;
+		        mc_ini_shown(l.text, sb));
+		break;
 	}
-	key_line(c, s, eq);
-}
-
-/*
- * Valid UTF-8 (no overlong forms, surrogates or code points past
- * U+10FFFF) without NUL or control characters other than tab, CR and
- * LF.  On failure *line and *col locate the first bad byte.
- */
-static bool text_ok(const unsigned char *s, size_t len, int *line, int *col,
-                    unsigned *byte)
-{
-	size_t i = 0, bol = 0;
-
-	*line = 1;
-	while (i < len) {
-		unsigned ch = s[i];
-		size_t need;
-		uint32_t cp;
-
-		if (ch == '\n') {
-			(*line)++;
-			bol = ++i;
-			continue;
-		}
-		if (ch < 0x80) {
-			/* CR only as part of a Windows line end. */
-			if ((ch < 0x20 && ch != '\t' &&
-			     !(ch == '\r' && i + 1 < len &&
-			       s[i + 1] == '\n')) ||
-			    ch == 0x7F)
-				goto bad;
-			i++;
-			continue;
-		}
-		if (ch >= 0xC2 && ch <= 0xDF)
-			need = 1, cp = ch & 0x1F;
-		else if (ch >= 0xE0 && ch <= 0xEF)
-			need = 2, cp = ch & 0x0F;
-		else if (ch >= 0xF0 && ch <= 0xF4)
-			need = 3, cp = ch & 0x07;
-		else
-			goto bad;
-		if (len - i <= need)
-			goto bad;
-		for (size_t j = 1; j <= need; j++) {
-			if ((s[i + j] & 0xC0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (s[i + j] & 0x3F);
-		}
-		if ((need == 2 && cp < 0x800) ||
-		    (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF) || (cp >= 0x80 && cp < 0xA0))
-			goto bad;
-		i += need + 1;
-	}
-	return true;
-bad:
-	*col = (int)(i - bol) + 1;
-	*byte = s[i];
-	return false;
 }
 
 /* ---- whole file ---- */
@@ -1670,24 +1473,11 @@ static void finish(struct ctx *c)
 	}
 }
 
-/* The directory part of name, or NULL when it has none. */
-static char *dir_of(const char *name)
-{
-	const char *slash = strrchr(name, '/');
-
-	if (!slash)
-		return NULL;
-	if (slash == name)
-		return strdup("/");
-	return strndup(name, (size_t)(slash - name));
-}
-
 /* Parse text into cfg, reporting through c. */
 static void parse_all(struct ctx *c, const char *text, size_t len)
 {
-	char *buf = NULL, *p, *nl;
-	int line, col;
-	unsigned byte;
+	char *buf = NULL, *p, *cursor;
+	struct mc_ini_bad bad;
 
 	if (len > MC_PLAYER_CONF_MAX_BYTES) {
 		problem(c, MC_ERR_TOO_LARGE, 0, NULL, NULL,
@@ -1697,21 +1487,18 @@ static void parse_all(struct ctx *c, const char *text, size_t len)
 		return;
 	}
 	/* A byte order mark from a Windows editor is harmless. */
-	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-		text += 3;
-		len -= 3;
-	}
-	if (!text_ok((const unsigned char *)text, len, &line, &col, &byte)) {
-		if (byte < 0x80)
-			problem(c, MC_ERR_PARSE, line, NULL, NULL,
+	mc_ini_skip_bom(&text, &len);
+	if (!mc_ini_text_ok(text, len, true, &bad)) {
+		if (bad.byte < 0x80)
+			problem(c, MC_ERR_PARSE, bad.line, NULL, NULL,
 			        "byte 0x%02X at column %d is a control "
 			        "character; save the file as plain text",
-			        byte, col);
+			        bad.byte, bad.col);
 		else
-			problem(c, MC_ERR_UTF8, line, NULL, NULL,
+			problem(c, MC_ERR_UTF8, bad.line, NULL, NULL,
 			        "byte 0x%02X at column %d is not valid UTF-8; "
 			        "save the file as UTF-8",
-			        byte, col);
+			        bad.byte, bad.col);
 		return;
 	}
 	buf = malloc(len + 1);
@@ -1721,10 +1508,8 @@ static void parse_all(struct ctx *c, const char *text, size_t len)
 	}
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	for (p = buf; p && *p; p = nl) {
-		nl = strchr(p, '\n');
-		if (nl)
-			*nl++ = '\0';
+	cursor = buf;
+	while ((p = mc_ini_next_line(&cursor))) {
 		c->line++;
 		parse_line(c, p);
 	}
@@ -1756,7 +1541,7 @@ static enum mc_err run(const char *path, const char *text, size_t len,
 	c.err = err;
 	c.out = out;
 	cfg->path = strdup(c.name);
-	c.dir = dir_of(c.name);
+	c.dir = mc_ini_dir_of(c.name);
 	if (!cfg->path || set_defaults(cfg) != MC_OK) {
 		problem(&c, MC_ERR_NOMEM, 0, NULL, NULL, "out of memory");
 		goto out;

@@ -25,8 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "minecast/ini.h"
 #include "minecast/log.h"
 #include "minecast/util.h"
 
@@ -35,8 +35,8 @@
 /* A controller.conf is a few kilobytes. */
 #define CONF_MAX_BYTES (1024 * 1024)
 
-/* Bytes of a bad value quoted back in a message. */
-#define MAX_SHOWN 40
+/* Longest number read; a longer one is "not a whole number". */
+#define DIGITS_MAX 15
 
 /* Room for one formatted problem line. */
 #define LINE_BYTES 512
@@ -232,116 +232,23 @@ static void problem(struct ctx *c, enum mc_err code, const char *section,
 		fprintf(c->out, "%s\n", buf);
 }
 
-/* A value as it may be quoted back: at most MAX_SHOWN bytes. */
-static const char *shown(const char *v, char buf[MAX_SHOWN + 4])
-{
-	size_t n = strlen(v);
-
-	if (n <= MAX_SHOWN)
-		return v;
-	n = MAX_SHOWN;
-	while (n > 0 && ((unsigned char)v[n] & 0xC0) == 0x80)
-		n--;
-	memcpy(buf, v, n);
-	memcpy(buf + n, "...", 4);
-	return buf;
-}
-
 /* ---- value parsers ---- */
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		e--;
-	*e = '\0';
-	return s;
-}
-
-/* 1..15 decimal digits at *s into *v; advances *s. */
-static bool digits(const char **s, int64_t *v)
-{
-	const char *p = *s;
-	int64_t n = 0;
-
-	if (*p < '0' || *p > '9')
-		return false;
-	while (*p >= '0' && *p <= '9') {
-		if (p - *s >= 15)
-			return false;
-		n = n * 10 + (*p - '0');
-		p++;
-	}
-	*s = p;
-	*v = n;
-	return true;
-}
 
 /* A duration in ms; a bare number is in bare_ms units. */
 static bool parse_duration(const char *s, int64_t bare_ms, int64_t *ms)
 {
-	static const struct {
-		const char *unit;
-		int64_t ms;
-	} units[] = {{"ms", 1},         {"s", 1000},       {"sec", 1000},
-	             {"m", 60000},      {"min", 60000},    {"h", 3600000},
-	             {"d", 86400000LL}, {"day", 86400000}, {"days", 86400000}};
-	int64_t n;
+	const struct mc_ini_unit units[] = {
+	        {"", bare_ms},     {"ms", 1},         {"s", 1000},
+	        {"sec", 1000},     {"m", 60000},      {"min", 60000},
+	        {"h", 3600000},    {"d", 86400000LL}, {"day", 86400000},
+	        {"days", 86400000}};
+	int64_t n, mul;
 
-	if (!digits(&s, &n))
+	if (!mc_ini_number_unit(s, DIGITS_MAX, units, MC_ARRAY_LEN(units), &n,
+	                        &mul) ||
+	    n > INT64_MAX / mul)
 		return false;
-	while (*s == ' ')
-		s++;
-	if (!*s) {
-		if (n > INT64_MAX / bare_ms)
-			return false;
-		*ms = n * bare_ms;
-		return true;
-	}
-	for (size_t i = 0; i < MC_ARRAY_LEN(units); i++) {
-		if (strcasecmp(s, units[i].unit) == 0) {
-			if (n > INT64_MAX / units[i].ms)
-				return false;
-			*ms = n * units[i].ms;
-			return true;
-		}
-	}
-	return false;
-}
-
-/* "256M", "1G", "4096", "10MiB". */
-static bool parse_size(const char *s, int64_t *bytes)
-{
-	int64_t n, mul = 1;
-
-	if (!digits(&s, &n))
-		return false;
-	while (*s == ' ')
-		s++;
-	switch (*s) {
-	case 'k':
-	case 'K': mul = 1024; break;
-	case 'm':
-	case 'M': mul = 1024 * 1024; break;
-	case 'g':
-	case 'G': mul = 1024LL * 1024 * 1024; break;
-	case 't':
-	case 'T': mul = 1024LL * 1024 * 1024 * 1024; break;
-	default: break;
-	}
-	if (mul > 1)
-		s++;
-	if (mul > 1 && (*s == 'i' || *s == 'I'))
-		s++;
-	if (*s == 'b' || *s == 'B')
-		s++;
-	if (*s || n > INT64_MAX / mul)
-		return false;
-	*bytes = n * mul;
+	*ms = n * mul;
 	return true;
 }
 
@@ -416,7 +323,7 @@ static bool listen_ok(const char *s)
 			return false;
 	}
 	s = colon + 1;
-	if (!digits(&s, &port) || *s || port > 65535)
+	if (!mc_ini_digits(&s, DIGITS_MAX, &port) || *s || port > 65535)
 		return false;
 	return true;
 }
@@ -457,25 +364,18 @@ static char **str_field(struct mcc_config *cfg, const struct key_def *k)
 	return (char **)(void *)((char *)cfg + k->off);
 }
 
-/* A relative path against c->dir, else a copy. */
-static char *resolve(struct ctx *c, const char *v)
-{
-	if (v[0] == '/' || !c->dir)
-		return strdup(v);
-	return mc_printf("%s/%s", c->dir, v);
-}
-
 /*
  * Set key k to v (a trimmed, unquoted value).  Reports and returns false
  * when v is refused; the field keeps its previous value.
  */
 static bool set_value(struct ctx *c, const struct key_def *k, const char *v)
 {
-	char sb[MAX_SHOWN + 4];
+	char sb[MC_INI_SHOWN_BYTES];
 	char *copy = NULL, **sf;
 	int64_t n = 0;
 	double d = 0;
-	const char *show = k->kind == K_SECRET ? "(hidden)" : shown(v, sb);
+	const char *show =
+	        k->kind == K_SECRET ? "(hidden)" : mc_ini_shown(v, sb);
 
 	switch (k->kind) {
 	case K_STR:
@@ -511,7 +411,8 @@ static bool set_value(struct ctx *c, const struct key_def *k, const char *v)
 			        k->expect);
 			return false;
 		}
-		copy = k->kind == K_PATH ? resolve(c, v) : strdup(v);
+		copy = k->kind == K_PATH ? mc_ini_resolve(c->dir, v)
+		                         : strdup(v);
 		if (!copy) {
 			problem(c, MC_ERR_NOMEM, k->section, k->key,
 			        "out of memory");
@@ -524,7 +425,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, const char *v)
 	case K_INT64: {
 		const char *p = v;
 
-		if (!digits(&p, &n) || *p) {
+		if (!mc_ini_digits(&p, DIGITS_MAX, &n) || *p) {
 			problem(c, MC_ERR_TYPE, k->section, k->key,
 			        "'%s' is not a whole number; expected %s", show,
 			        k->expect);
@@ -547,7 +448,7 @@ static bool set_value(struct ctx *c, const struct key_def *k, const char *v)
 		d = (double)n;
 		break;
 	case K_SIZE:
-		if (!parse_size(v, &n)) {
+		if (!mc_ini_parse_size(v, DIGITS_MAX, &n)) {
 			problem(c, MC_ERR_TYPE, k->section, k->key,
 			        "'%s' is not a size; expected %s", show,
 			        k->expect);
@@ -577,38 +478,6 @@ static bool set_value(struct ctx *c, const struct key_def *k, const char *v)
 	return true;
 }
 
-/*
- * Split "value  # comment" or "\"value\" # comment" in place; *out is
- * the value.  Returns a reason when the quotes are wrong, else NULL.
- */
-static const char *unquote(char *v, char **out)
-{
-	char *e;
-
-	v = trim(v);
-	if (*v == '"') {
-		e = strchr(v + 1, '"');
-		if (!e)
-			return "a value opened with \" is not closed";
-		*e = '\0';
-		*out = v + 1;
-		e = trim(e + 1);
-		if (*e && *e != '#' && *e != ';')
-			return "text after the closing \"; quote the whole "
-			       "value";
-		return NULL;
-	}
-	for (e = v; *e; e++) {
-		if ((*e == '#' || *e == ';') &&
-		    (e == v || e[-1] == ' ' || e[-1] == '\t')) {
-			*e = '\0';
-			break;
-		}
-	}
-	*out = trim(v);
-	return NULL;
-}
-
 /* "controller, mqtt, ..." for messages. */
 static void list_sections(char *buf, size_t size)
 {
@@ -620,37 +489,35 @@ static void list_sections(char *buf, size_t size)
 		                      i ? ", " : "", sections[i]);
 }
 
-static void section_line(struct ctx *c, char *s)
+/* A "[section]" line, lexed; an unknown one skips its keys. */
+static void section_line(struct ctx *c, const struct mc_ini_line *l)
 {
-	char *e = strchr(s, ']'), *name, *after, sb[MAX_SHOWN + 4], list[128];
+	char sb[MC_INI_SHOWN_BYTES], list[128];
 
 	c->section = NULL;
 	c->skip = true;
-	if (!e) {
+	if (l->kind == MC_INI_UNCLOSED) {
 		problem(c, MC_ERR_PARSE, NULL, NULL,
 		        "'%s' has no closing ']'; a section header looks like "
 		        "[controller]",
-		        shown(s, sb));
+		        mc_ini_shown(l->text, sb));
 		return;
 	}
-	*e = '\0';
-	name = trim(s + 1);
-	after = trim(e + 1);
-	if (*after && *after != '#' && *after != ';') {
-		problem(c, MC_ERR_PARSE, shown(name, sb), NULL,
+	if (l->kind == MC_INI_AFTER_HEADER) {
+		problem(c, MC_ERR_PARSE, mc_ini_shown(l->name, sb), NULL,
 		        "text after the section header; a header is alone on "
 		        "its line");
 		return;
 	}
 	for (size_t i = 0; i < MC_ARRAY_LEN(sections); i++) {
-		if (strcmp(name, sections[i]) == 0) {
+		if (strcmp(l->name, sections[i]) == 0) {
 			c->section = sections[i];
 			c->skip = false;
 			return;
 		}
 	}
 	list_sections(list, sizeof(list));
-	problem(c, MC_ERR_PARSE, shown(name, sb), NULL,
+	problem(c, MC_ERR_PARSE, mc_ini_shown(l->name, sb), NULL,
 	        "unknown section; known are %s", list);
 }
 
@@ -666,11 +533,11 @@ static const struct key_def *elsewhere(const char *name)
 static void unknown_key(struct ctx *c, const char *section, const char *name)
 {
 	const struct key_def *k = elsewhere(name);
-	char list[512], sb[MAX_SHOWN + 4];
+	char list[512], sb[MC_INI_SHOWN_BYTES];
 	size_t n = 0;
 
 	if (k) {
-		problem(c, MC_ERR_PARSE, section, shown(name, sb),
+		problem(c, MC_ERR_PARSE, section, mc_ini_shown(name, sb),
 		        "unknown key here; it belongs in [%s]", k->section);
 		return;
 	}
@@ -680,7 +547,7 @@ static void unknown_key(struct ctx *c, const char *section, const char *name)
 			n += (size_t)snprintf(list + n, sizeof(list) - n,
 			                      "%s%s", n ? ", " : "",
 			                      keys[i].key);
-	problem(c, MC_ERR_PARSE, section, shown(name, sb),
+	problem(c, MC_ERR_PARSE, section, mc_ini_shown(name, sb),
 	        "unknown key; [%s] has %s", section, list);
 }
 
@@ -693,14 +560,13 @@ static void mark_given(struct mcc_config *cfg, size_t i, bool given)
 		cfg->given &= ~((uint64_t)1 << i);
 }
 
-static void key_line(struct ctx *c, char *s, char *eq)
+/* A "key = value" line, lexed. */
+static void key_line(struct ctx *c, const struct mc_ini_line *l)
 {
-	const char *why;
-	char *name, *v = NULL, sb[MAX_SHOWN + 4];
+	const char *why, *name = l->name;
+	char *v = NULL, sb[MC_INI_SHOWN_BYTES];
 	size_t i;
 
-	*eq = '\0';
-	name = trim(s);
 	if (!*name) {
 		problem(c, MC_ERR_PARSE, c->section, NULL,
 		        "'=' without a key; a setting looks like key = value");
@@ -709,7 +575,7 @@ static void key_line(struct ctx *c, char *s, char *eq)
 	if (!c->section) {
 		if (c->skip)
 			return; /* the unknown section was reported */
-		problem(c, MC_ERR_PARSE, NULL, shown(name, sb),
+		problem(c, MC_ERR_PARSE, NULL, mc_ini_shown(name, sb),
 		        "outside any section; put it under its header, e.g. "
 		        "[controller]");
 		return;
@@ -719,7 +585,7 @@ static void key_line(struct ctx *c, char *s, char *eq)
 		unknown_key(c, c->section, name);
 		return;
 	}
-	why = unquote(eq + 1, &v);
+	why = mc_ini_unquote(l->value, "#;", &v);
 	if (why) {
 		problem(c, MC_ERR_PARSE, c->section, name, "%s", why);
 		return;
@@ -737,72 +603,22 @@ static void key_line(struct ctx *c, char *s, char *eq)
 
 static void parse_line(struct ctx *c, char *s)
 {
-	char *eq, sb[MAX_SHOWN + 4];
+	struct mc_ini_line l;
+	char sb[MC_INI_SHOWN_BYTES];
 
-	s = trim(s);
-	if (!*s || *s == '#' || *s == ';')
-		return;
-	if (*s == '[') {
-		section_line(c, s);
-		return;
-	}
-	eq = strchr(s, '=');
-	if (!eq) {
+	mc_ini_lex(s, &l);
+	switch (l.kind) {
+	case MC_INI_BLANK: break;
+	case MC_INI_SECTION:
+	case MC_INI_UNCLOSED:
+	case MC_INI_AFTER_HEADER: section_line(c, &l); break;
+	case MC_INI_KEY: key_line(c, &l); break;
+	case MC_INI_NOT_SETTING:
 		problem(c, MC_ERR_PARSE, c->section, NULL,
-		        "'%s' is not a setting; use key = value", shown(s, sb));
-		return;
+		        "'%s' is not a setting; use key = value",
+		        mc_ini_shown(l.text, sb));
+		break;
 	}
-	key_line(c, s, eq);
-}
-
-/* Valid UTF-8 without NUL or control characters but tab, CR, LF. */
-static bool utf8_ok(const unsigned char *s, size_t len, int *line)
-{
-	size_t i = 0;
-
-	*line = 1;
-	while (i < len) {
-		unsigned ch = s[i];
-		size_t n;
-		uint32_t cp;
-
-		if (ch == '\n') {
-			(*line)++;
-			i++;
-			continue;
-		}
-		if (ch < 0x80) {
-			if ((ch < ' ' && ch != '\t' && ch != '\r') ||
-			    ch == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		if (ch >= 0xC2 && ch <= 0xDF) {
-			n = 1;
-			cp = ch & 0x1F;
-		} else if (ch >= 0xE0 && ch <= 0xEF) {
-			n = 2;
-			cp = ch & 0x0F;
-		} else if (ch >= 0xF0 && ch <= 0xF4) {
-			n = 3;
-			cp = ch & 0x07;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t j = 1; j <= n; j++) {
-			if ((s[i + j] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + j] & 0x3F);
-		}
-		if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-		    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-			return false;
-		i += n + 1;
-	}
-	return true;
 }
 
 /* ---- defaults and the whole read ---- */
@@ -863,24 +679,13 @@ enum mc_err mcc_config_finish(struct mcc_config *cfg, struct mc_error *err)
 	return MC_OK;
 }
 
-static char *dir_of(const char *name)
-{
-	const char *slash = strrchr(name, '/');
-
-	if (!slash)
-		return NULL;
-	if (slash == name)
-		return strdup("/");
-	return strndup(name, (size_t)(slash - name));
-}
-
 enum mc_err mcc_config_parse(struct mcc_config *cfg, const char *text,
                              size_t len, const char *name, FILE *out,
                              struct mc_error *err)
 {
 	struct ctx c;
-	char *buf = NULL, *p, *nl;
-	int bad_line;
+	char *buf = NULL, *p, *cursor;
+	struct mc_ini_bad bad;
 	enum mc_err rc;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -900,18 +705,15 @@ enum mc_err mcc_config_parse(struct mcc_config *cfg, const char *text,
 		        CONF_MAX_BYTES);
 		goto done;
 	}
-	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
-		text += 3;
-		len -= 3;
-	}
-	if (!utf8_ok((const unsigned char *)text, len, &bad_line)) {
-		c.line = bad_line;
+	mc_ini_skip_bom(&text, &len);
+	if (!mc_ini_text_ok(text, len, false, &bad)) {
+		c.line = bad.line;
 		problem(&c, MC_ERR_UTF8, NULL, NULL,
 		        "not valid UTF-8 text (or a control character); save "
 		        "the file as plain UTF-8");
 		goto done;
 	}
-	c.dir = name ? dir_of(name) : NULL;
+	c.dir = name ? mc_ini_dir_of(name) : NULL;
 	buf = malloc(len + 1);
 	if (!buf) {
 		problem(&c, MC_ERR_NOMEM, NULL, NULL, "out of memory");
@@ -919,10 +721,8 @@ enum mc_err mcc_config_parse(struct mcc_config *cfg, const char *text,
 	}
 	memcpy(buf, text, len);
 	buf[len] = '\0';
-	for (p = buf; p && *p; p = nl) {
-		nl = strchr(p, '\n');
-		if (nl)
-			*nl++ = '\0';
+	cursor = buf;
+	while ((p = mc_ini_next_line(&cursor))) {
 		c.line++;
 		parse_line(&c, p);
 	}
@@ -1007,8 +807,8 @@ enum mc_err mcc_config_set(struct mcc_config *cfg, const char *assignment,
 	}
 	*dot = '\0';
 	*eq = '\0';
-	section = trim(copy);
-	key = trim(dot + 1);
+	section = mc_ini_trim(copy);
+	key = mc_ini_trim(dot + 1);
 	i = key_index(section, key);
 	if (i == N_KEYS) {
 		bool known = false;
@@ -1022,7 +822,7 @@ enum mc_err mcc_config_set(struct mcc_config *cfg, const char *assignment,
 			        "unknown section");
 		goto done;
 	}
-	why = unquote(eq + 1, &v);
+	why = mc_ini_unquote(eq + 1, "#;", &v);
 	if (why) {
 		problem(&c, MC_ERR_PARSE, section, key, "%s", why);
 		goto done;
