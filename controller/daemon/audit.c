@@ -168,10 +168,7 @@ static void h_audit(struct mcc_req *rq, struct mcc_resp *rs)
 	mcc_db_done(st);
 	if (!items)
 		goto dbfail;
-	mcc_resp_json(rs, 200,
-	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
-	                        (json_int_t)total, "limit", (json_int_t)limit,
-	                        "offset", (json_int_t)offset));
+	mcc_resp_page(rs, items, total, limit, offset);
 	return;
 dbfail:
 	mcc_resp_error(rs, 500, NULL, "lỗi cơ sở dữ liệu / database error");

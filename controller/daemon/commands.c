@@ -503,10 +503,7 @@ static void h_command_list(struct mcc_req *rq, struct mcc_resp *rs)
 		db_error(rs);
 		return;
 	}
-	mcc_resp_json(rs, 200,
-	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
-	                        (json_int_t)total, "limit", (json_int_t)limit,
-	                        "offset", (json_int_t)offset));
+	mcc_resp_page(rs, items, total, limit, offset);
 }
 
 /* GET /v1/commands/{id} */
@@ -795,10 +792,7 @@ static void h_shot_list(struct mcc_req *rq, struct mcc_resp *rs)
 		                    url ? json_string(url) : json_null());
 		free(url);
 	}
-	mcc_resp_json(rs, 200,
-	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
-	                        (json_int_t)total, "limit", (json_int_t)limit,
-	                        "offset", (json_int_t)offset));
+	mcc_resp_page(rs, items, total, limit, offset);
 }
 
 /* GET /v1/screenshots/{id}.png */

@@ -495,6 +495,15 @@ const char *mcc_req_header(struct mcc_req *rq, const char *name)
 	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
 }
 
+void mcc_resp_page(struct mcc_resp *rs, json_t *items, int64_t total,
+                   int64_t limit, int64_t offset)
+{
+	mcc_resp_json(rs, 200,
+	              json_pack("{s:o, s:I, s:I, s:I}", "items", items, "total",
+	                        (json_int_t)total, "limit", (json_int_t)limit,
+	                        "offset", (json_int_t)offset));
+}
+
 void mcc_resp_db_error(struct mcc_resp *rs)
 {
 	mcc_resp_error(rs, 500, NULL, "cơ sở dữ liệu lỗi / database error");

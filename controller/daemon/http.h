@@ -94,6 +94,10 @@ void mcc_resp_error(struct mcc_resp *rs, int status, const char *field,
  * 422; others → 500).  The field is the part of the message before the first ":
  * " when it looks like a field path. */
 void mcc_resp_mc_error(struct mcc_resp *rs, const struct mc_error *err);
+/* Respond 200 with one page of a list: {"items", "total", "limit",
+ * "offset"} (items stolen). */
+void mcc_resp_page(struct mcc_resp *rs, json_t *items, int64_t total,
+                   int64_t limit, int64_t offset);
 /* Respond 500 "cơ sở dữ liệu lỗi / database error" (the cause is in the
  * log, or in none: a query that failed to prepare). */
 void mcc_resp_db_error(struct mcc_resp *rs);
