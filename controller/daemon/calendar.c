@@ -589,8 +589,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	/* ?1 and ?2 of both statements; channel is NULL but for entries. */
 	const char *filters[2] = {status, channel};
 	sqlite3 *db = mcc_db(rq->c);
-	char where[256], sql[768];
-	sqlite3_stmt *st;
+	char where[256], count_sql[300], sql[768];
 	json_t *items;
 	int64_t limit, offset, total = 0;
 
@@ -623,15 +622,7 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         mcc_kind_table(kind),
 	         kind == MCC_KIND_ENTRY ? " AND (?2 IS NULL OR t.channel = ?2)"
 	                                : "");
-	snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-	st = mcc_db_prepare_texts(db, sql, filters, 2);
-	if (!st) {
-		db_error(rs);
-		return;
-	}
-	if (sqlite3_step(st) == SQLITE_ROW)
-		total = sqlite3_column_int64(st, 0);
-	mcc_db_done(st);
+	snprintf(count_sql, sizeof(count_sql), "SELECT count(*) %s", where);
 	snprintf(sql, sizeof(sql),
 	         "SELECT t.id, t.name, t.status, t.rev, t.approved_rev, "
 	         "t.author_id, ua.name AS author, t.submitted_ms, "
@@ -639,15 +630,8 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	         "%st.doc_json %s ORDER BY t.id LIMIT ?3 OFFSET ?4",
 	         kind == MCC_KIND_ENTRY ? "t.channel, t.priority, " : "",
 	         where);
-	st = mcc_db_prepare_texts(db, sql, filters, 2);
-	if (!st) {
-		db_error(rs);
-		return;
-	}
-	sqlite3_bind_int64(st, 3, limit);
-	sqlite3_bind_int64(st, 4, offset);
-	items = mcc_db_rows(st);
-	mcc_db_done(st);
+	items = mcc_db_page(db, count_sql, sql, filters, 2, limit, offset,
+	                    &total);
 	if (!items) {
 		db_error(rs);
 		return;

@@ -444,36 +444,6 @@ out:
 	free(args_text);
 }
 
-/*
- * One page of a node's rows: count_sql takes the node as ?1, page_sql
- * (NULL: out of memory) the node, limit and offset as ?1, ?2, ?3.  The
- * rows (new reference) and *total; NULL on a database error.
- */
-static json_t *node_page(sqlite3 *db, const char *node, const char *count_sql,
-                         const char *page_sql, int64_t limit, int64_t offset,
-                         int64_t *total)
-{
-	sqlite3_stmt *st = mcc_db_prepare(db, count_sql);
-	json_t *items;
-
-	*total = 0;
-	if (!st)
-		return NULL;
-	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		*total = sqlite3_column_int64(st, 0);
-	mcc_db_done(st);
-	st = page_sql ? mcc_db_prepare(db, page_sql) : NULL;
-	if (!st)
-		return NULL;
-	sqlite3_bind_text(st, 1, node, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, limit);
-	sqlite3_bind_int64(st, 3, offset);
-	items = mcc_db_rows(st);
-	mcc_db_done(st);
-	return items;
-}
-
 /* GET /v1/nodes/{id}/commands?limit=&offset= */
 static void h_command_list(struct mcc_req *rq, struct mcc_resp *rs)
 {
@@ -495,9 +465,13 @@ static void h_command_list(struct mcc_req *rq, struct mcc_resp *rs)
 	sql = mc_printf("%s WHERE c.node_id = ?1 ORDER BY c.issued_ms DESC,"
 	                " c.id LIMIT ?2 OFFSET ?3",
 	                cmd_cols);
-	items = node_page(db, rq->params[0],
-	                  "SELECT COUNT(*) FROM commands WHERE node_id = ?1",
-	                  sql, limit, offset, &total);
+	if (!sql) {
+		db_error(rs);
+		return;
+	}
+	items = mcc_db_page(db,
+	                    "SELECT COUNT(*) FROM commands WHERE node_id = ?1",
+	                    sql, rq->params, 1, limit, offset, &total);
 	free(sql);
 	if (!items) {
 		db_error(rs);
@@ -771,13 +745,13 @@ static void h_shot_list(struct mcc_req *rq, struct mcc_resp *rs)
 	                       &limit) ||
 	    !mcc_req_query_int(rq, rs, "offset", 0, 0, INT32_MAX, &offset))
 		return;
-	items = node_page(db, rq->params[0],
-	                  "SELECT COUNT(*) FROM screenshots WHERE node_id = ?1",
-	                  "SELECT id, node_id AS node, command_id AS command,"
-	                  " size, sha256, width, height, created_ms"
-	                  " FROM screenshots WHERE node_id = ?1"
-	                  " ORDER BY created_ms DESC, id LIMIT ?2 OFFSET ?3",
-	                  limit, offset, &total);
+	items = mcc_db_page(
+	        db, "SELECT COUNT(*) FROM screenshots WHERE node_id = ?1",
+	        "SELECT id, node_id AS node, command_id AS command,"
+	        " size, sha256, width, height, created_ms"
+	        " FROM screenshots WHERE node_id = ?1"
+	        " ORDER BY created_ms DESC, id LIMIT ?2 OFFSET ?3",
+	        rq->params, 1, limit, offset, &total);
 	if (!items) {
 		db_error(rs);
 		return;

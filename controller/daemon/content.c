@@ -988,10 +988,9 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 	const char *status = mcc_req_query(rq, "status");
 	const char *q = mcc_req_query(rq, "q");
 	sqlite3 *db = mcc_db(rq->c);
-	char sql[1024], *like = NULL, *nq = NULL;
+	char count_sql[512], sql[1024], *like = NULL, *nq = NULL;
 	/* ?1, ?2, ?3 of both statements; the pattern of q goes last. */
 	const char *filters[3] = {type, status, NULL};
-	sqlite3_stmt *st;
 	struct mc_error err = {0};
 	json_t *items = NULL;
 	int64_t limit, offset, total = 0;
@@ -1036,27 +1035,16 @@ static void h_list(struct mcc_req *rq, struct mcc_resp *rs)
 		like[n++] = '%';
 		like[n] = '\0';
 	}
-	snprintf(sql, sizeof(sql), "SELECT count(*) %s", where);
-	filters[2] = like;
-	st = mcc_db_prepare_texts(db, sql, filters, 3);
-	if (!st)
-		goto dberr;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		total = sqlite3_column_int64(st, 0);
-	mcc_db_done(st);
+	snprintf(count_sql, sizeof(count_sql), "SELECT count(*) %s", where);
 	snprintf(sql, sizeof(sql),
 	         "SELECT c.id, c.type, c.name, c.status, c.rev, "
 	         "c.approved_rev, u.name AS author, c.created_ms, "
 	         "c.updated_ms, c.doc_json, c.meta_json %s "
 	         "ORDER BY c.updated_ms DESC, c.id LIMIT ?4 OFFSET ?5",
 	         where);
-	st = mcc_db_prepare_texts(db, sql, filters, 3);
-	if (!st)
-		goto dberr;
-	sqlite3_bind_int64(st, 4, limit);
-	sqlite3_bind_int64(st, 5, offset);
-	items = mcc_db_rows(st);
-	mcc_db_done(st);
+	filters[2] = like;
+	items = mcc_db_page(db, count_sql, sql, filters, 3, limit, offset,
+	                    &total);
 	if (!items)
 		goto dberr;
 	mcc_resp_page(rs, items, total, limit, offset);

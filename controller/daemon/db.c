@@ -356,6 +356,29 @@ fail:
 	return NULL;
 }
 
+json_t *mcc_db_page(sqlite3 *db, const char *count_sql, const char *page_sql,
+                    const char *const *vals, int n, int64_t limit,
+                    int64_t offset, int64_t *total)
+{
+	sqlite3_stmt *st = mcc_db_prepare_texts(db, count_sql, vals, n);
+	json_t *rows;
+
+	*total = 0;
+	if (!st)
+		return NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*total = sqlite3_column_int64(st, 0);
+	mcc_db_done(st);
+	st = mcc_db_prepare_texts(db, page_sql, vals, n);
+	if (!st)
+		return NULL;
+	sqlite3_bind_int64(st, n + 1, limit);
+	sqlite3_bind_int64(st, n + 2, offset);
+	rows = mcc_db_rows(st);
+	mcc_db_done(st);
+	return rows;
+}
+
 int mcc_db_version(sqlite3 *db)
 {
 	sqlite3_stmt *st = NULL;

@@ -60,6 +60,18 @@ sqlite3_stmt *mcc_db_prepare_texts(sqlite3 *db, const char *sql,
  */
 json_t *mcc_db_rows(sqlite3_stmt *st);
 
+/*
+ * One page of a filtered list.  count_sql and page_sql both take
+ * vals[0..n-1] as ?1..?n (as mcc_db_prepare_texts binds them), page_sql
+ * also limit as ?n+1 and offset as ?n+2.  Returns page_sql's rows
+ * (mcc_db_rows; new reference) with *total from count_sql (0 when it
+ * gives no row); NULL when a statement does not prepare or the rows
+ * cannot be read.
+ */
+json_t *mcc_db_page(sqlite3 *db, const char *count_sql, const char *page_sql,
+                    const char *const *vals, int n, int64_t limit,
+                    int64_t offset, int64_t *total);
+
 /* Current schema version (the highest migration applied). */
 int mcc_db_version(sqlite3 *db);
 
