@@ -65,9 +65,8 @@ const char *mcc_req_header(struct mcc_req *rq, const char *name);
  * Otherwise answers 400 ("limit: phải là số nguyên 0..1000 / must be an
  * integer 0..1000") and returns false.
  */
-bool mcc_req_query_int(struct mcc_req *rq, struct mcc_resp *rs,
-                       const char *key, int64_t def, int64_t lo, int64_t hi,
-                       int64_t *out);
+bool mcc_req_query_int(struct mcc_req *rq, struct mcc_resp *rs, const char *key,
+                       int64_t def, int64_t lo, int64_t hi, int64_t *out);
 
 /*
  * The body as a JSON object.  On failure (empty, not JSON, not an object,
