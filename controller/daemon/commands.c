@@ -17,11 +17,13 @@
  * <shot_dir>/<node>/<shot id>.png, the row to screenshots.  The last
  * SHOTS_KEPT of each node are kept.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -525,6 +527,37 @@ static bool ensure_dir(const char *path)
 	if (mkdir(path, 0700) == 0)
 		return true;
 	return errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+void mcc_shots_forget(struct mcc *c, const char *node)
+{
+	char *dir = mc_printf("%s/%s", c->shot_dir, node);
+	struct dirent *e;
+	DIR *d;
+
+	if (!dir)
+		return;
+	d = opendir(dir);
+	if (!d) {
+		if (errno != ENOENT)
+			mc_log_warn("commands",
+			            "screenshots of node %s: %s: %s", node, dir,
+			            strerror(errno));
+		free(dir);
+		return;
+	}
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' &&
+		    unlinkat(dirfd(d), e->d_name, 0) != 0)
+			mc_log_warn("commands", "cannot remove %s/%s: %s", dir,
+			            e->d_name, strerror(errno));
+	closedir(d);
+	if (rmdir(dir) != 0)
+		mc_log_warn("commands", "cannot remove %s: %s", dir,
+		            strerror(errno));
+	else
+		mc_log_info("commands", "screenshots of node %s removed", node);
+	free(dir);
 }
 
 /* Delete the oldest screenshots of node beyond SHOTS_KEPT (rows in the

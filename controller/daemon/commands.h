@@ -28,6 +28,13 @@ void mcc_commands_on_result(struct mcc *c, const struct mc_command_result *r);
  */
 void mcc_commands_tick(struct mcc *c);
 
+/*
+ * A deleted node's screenshot files (its rows went with it, by cascade):
+ * <shot_dir>/<node>/ and everything in it.  Called after the delete is
+ * committed; a file that cannot be removed is logged and left.
+ */
+void mcc_shots_forget(struct mcc *c, const char *node);
+
 extern const struct mcc_route mcc_commands_routes[];
 
 #endif

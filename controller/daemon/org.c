@@ -18,6 +18,7 @@
 #include "minecast/util.h"
 
 #include "audit.h"
+#include "commands.h"
 #include "db.h"
 #include "http.h"
 #include "mcc.h"
@@ -1735,6 +1736,7 @@ static void nodes_delete(struct mcc_req *rq, struct mcc_resp *rs)
 		goto dberr;
 	in_tx = false;
 	mc_log_info("org", "%s deleted node %s", rq->who.name, id);
+	mcc_shots_forget(rq->c, id);
 	/* Its retained pointer goes too, so that nothing waits on the
 	 * broker for a node that is gone (a clear is an empty retained
 	 * message; offline now, it stays: harmless, it is signed). */

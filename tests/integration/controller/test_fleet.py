@@ -872,6 +872,28 @@ class PlayerFleet(CtlTest):
         self.assertGreaterEqual(s["since_ms"], t0 - 1000)
         fx.wait_log("node %s (site cua-lo) went offline" % self.NODE)
 
+    def test_9_deleted_node_takes_its_screenshots(self):
+        """A node's screenshot files go with the node (its rows go by
+        cascade)."""
+        rig = self.rig
+        rig.add_node("pi-gone", "cua-lo")
+        creds = self.bundle_creds(parse_ini(
+            rig.provision("pi-gone")["player.conf"]))
+        rig.ok("POST", "/v1/nodes/pi-gone/screenshots", raw=tiny_png(),
+               token=None, expect=201,
+               headers={"Content-Type": "image/png",
+                        "Authorization": "Basic " + base64.b64encode(
+                            ("%s:%s" % creds).encode()).decode()})
+        d = os.path.join(rig.data_dir, "screenshots", "pi-gone")
+        self.assertEqual(len([f for f in os.listdir(d)
+                              if f.endswith(".png")]), 1)
+        rig.ok("DELETE", "/v1/nodes/pi-gone", token="technician")
+        self.assertFalse(os.path.exists(d), os.listdir(rig.data_dir))
+        self.assertIn("screenshots of node pi-gone removed", rig.log_text())
+        # The other nodes' screenshots stay.
+        self.assertTrue(os.listdir(os.path.join(rig.data_dir, "screenshots",
+                                                self.NODE)))
+
     @staticmethod
     def bundle_creds(conf):
         mq = conf["mqtt"]
