@@ -93,6 +93,9 @@ static const struct key_def keys[] = {
          "a size such as 256M (1K to 64G)"},
         {"controller", "render_cmd", K_STR, OFF(render_cmd), "minecast-player",
          0, 0, "the minecast-player program used for previews"},
+        {"controller", "preview_cache", K_SIZE, OFF(preview_cache_bytes), "64M",
+         0, 64.0 * 1024 * 1024 * 1024,
+         "a size such as 64M (0 to 64G; 0 keeps only the latest preview)"},
 
         {"mqtt", "host", K_HOST, OFF(mqtt_host), "127.0.0.1", 0, 0,
          "a host name or address of the broker"},

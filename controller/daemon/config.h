@@ -27,6 +27,7 @@ struct mcc_config {
 	int64_t max_upload_bytes; /* default 256 MiB */
 	char *render_cmd;         /* previews: path of minecast-player; default
 	                             "minecast-player" */
+	int64_t preview_cache_bytes; /* previews kept; default 64 MiB */
 	/* [mqtt] */
 	char *mqtt_host; /* default 127.0.0.1 */
 	int mqtt_port;   /* default 1883 */

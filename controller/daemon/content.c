@@ -11,8 +11,10 @@
  * and stored in the blob store in the same transaction as their row; a
  * refused request leaves neither a row nor a file.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -1329,6 +1331,88 @@ static json_t *founding_entry(sqlite3 *db, const char *id, bool approved)
 	return e;
 }
 
+/* A preview used within this long is never pruned (it may be being
+ * served). */
+#define PREVIEW_KEEP_RECENT_S 60
+
+struct cached {
+	char name[80];  /* file name in the cache */
+	off_t size;     /* its bytes */
+	time_t mtime_s; /* last drawn or served */
+};
+
+static int by_mtime(const void *a, const void *b)
+{
+	const struct cached *x = a, *y = b;
+
+	return (x->mtime_s > y->mtime_s) - (x->mtime_s < y->mtime_s);
+}
+
+/*
+ * Keep the preview cache within max bytes: the least recently used
+ * previews (by mtime, which a cache hit renews) go first, except those
+ * used in the last PREVIEW_KEEP_RECENT_S.  Called after a new preview
+ * was drawn; errors are logged and leave the files.
+ */
+static void prune_previews(const char *dir, int64_t max)
+{
+	struct cached *list = NULL, *grown;
+	size_t n = 0, cap = 0, gone = 0;
+	int64_t total = 0;
+	time_t now = time(NULL);
+	struct dirent *e;
+	struct stat st;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 5 || len >= sizeof(list->name) ||
+		    strcmp(e->d_name + len - 4, ".png") != 0 ||
+		    fstatat(dirfd(d), e->d_name, &st, 0) != 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown)
+				goto out;
+			list = grown;
+		}
+		memcpy(list[n].name, e->d_name, len + 1);
+		list[n].size = st.st_size;
+		list[n].mtime_s = st.st_mtime;
+		total += st.st_size;
+		n++;
+	}
+	if (total <= max)
+		goto out;
+	qsort(list, n, sizeof(*list), by_mtime);
+	for (size_t i = 0; i < n && total > max; i++) {
+		if (now - list[i].mtime_s < PREVIEW_KEEP_RECENT_S)
+			break;
+		if (unlinkat(dirfd(d), list[i].name, 0) != 0) {
+			if (errno != ENOENT)
+				mc_log_warn("content",
+				            "preview cache: %s/%s: %s", dir,
+				            list[i].name, strerror(errno));
+			continue;
+		}
+		total -= list[i].size;
+		gone++;
+	}
+	if (gone)
+		mc_log_info("content",
+		            "preview cache: %zu old previews removed, %" PRId64
+		            " bytes kept",
+		            gone, total);
+out:
+	free(list);
+	closedir(d);
+}
+
 static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 {
 	struct mcc *c = rq->c;
@@ -1421,8 +1505,11 @@ static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 	png = mc_printf("%s/previews/%s.png", c->tmp_dir, key);
 	if (!cache || !png)
 		goto nomem;
-	if (access(png, R_OK) == 0)
+	if (access(png, R_OK) == 0) {
+		/* Recently used: the last to be pruned. */
+		utimensat(AT_FDCWD, png, NULL, 0);
 		goto send;
+	}
 	if (mkdir(cache, 0700) != 0 && errno != EEXIST)
 		goto ioerr;
 	dir = mc_printf("%s/render-XXXXXX", c->tmp_dir);
@@ -1473,6 +1560,7 @@ static void h_preview(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (rename(tmp_png, png) != 0)
 		goto ioerr;
+	prune_previews(cache, c->cfg.preview_cache_bytes);
 send:
 	mcc_resp_file(rs, png, "image/png", key, false);
 	goto out;

@@ -105,6 +105,7 @@ static void test_config_defaults(void **state)
 	assert_string_equal(cfg.log_level, "info");
 	assert_true(cfg.max_upload_bytes == 256LL * 1024 * 1024);
 	assert_string_equal(cfg.render_cmd, "minecast-player");
+	assert_true(cfg.preview_cache_bytes == 64LL * 1024 * 1024);
 	assert_string_equal(cfg.mqtt_host, "127.0.0.1");
 	assert_int_equal(cfg.mqtt_port, 1883);
 	assert_null(cfg.mqtt_user);
@@ -142,6 +143,7 @@ static void test_config_full(void **state)
 	        "key_file = /etc/minecast/ctl.key\n"
 	        "log_level = debug\n"
 	        "max_upload_bytes = 1G\n"
+	        "preview_cache = 0\n"
 	        "render_cmd = \"/opt/mc/minecast-player # not a comment\"\n"
 	        "; a comment\n"
 	        "[mqtt]\n"
@@ -184,6 +186,7 @@ static void test_config_full(void **state)
 	assert_string_equal(cfg.trusted_keys, "/etc/mc/data/trusted.pub");
 	assert_string_equal(cfg.log_level, "debug");
 	assert_true(cfg.max_upload_bytes == 1024LL * 1024 * 1024);
+	assert_true(cfg.preview_cache_bytes == 0);
 	assert_string_equal(cfg.render_cmd,
 	                    "/opt/mc/minecast-player # not a comment");
 	assert_string_equal(cfg.mqtt_host, "broker.example.vn");

@@ -760,3 +760,44 @@ class UploadLimitTest(CtlTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class PreviewCacheTest(CtlTest):
+    """The preview cache keeps [controller] preview_cache bytes (0 here):
+    after a new preview is drawn, the least recently used go, except
+    those used in the last minute."""
+
+    per_class = True
+    rig_options = {"config": {"controller": {"preview_cache": "0"}}}
+
+    def test_least_recently_used_go(self):
+        r = self.rig
+        cache = os.path.join(r.data_dir, "tmp", "previews")
+        for cid in ("s-a", "s-b", "s-c"):
+            r.ok("POST", "/v1/content", {"id": cid, "type": "slogan",
+                                          "text": "Khẩu hiệu " + cid},
+                 token="editor", expect=201)
+
+        def draw(cid):
+            st, png, h = r.api("GET", "/v1/content/%s/preview.png" % cid,
+                               token="editor", query={"size": "160x90"})
+            self.assertEqual(st, 200, png[:300])
+            return h.get("ETag").strip('"')
+
+        a, b = draw("s-a"), draw("s-b")
+        # Both used within the minute: kept, whatever the budget.
+        self.assertEqual(sorted(os.listdir(cache)),
+                         sorted([a + ".png", b + ".png"]))
+        # An hour ago, except that b is used again now (a cache hit
+        # renews it).
+        old = time.time() - 3600
+        for key in (a, b):
+            os.utime(os.path.join(cache, key + ".png"), (old, old))
+        self.assertEqual(draw("s-b"), b)
+        c = draw("s-c")
+        self.assertEqual(sorted(os.listdir(cache)),
+                         sorted([b + ".png", c + ".png"]))
+        self.assertIn("preview cache: 1 old previews removed",
+                      r.log_text())
+        # A pruned preview is simply drawn again.
+        self.assertEqual(draw("s-a"), a)
