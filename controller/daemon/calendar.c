@@ -27,6 +27,7 @@
 
 #include "audit.h"
 #include "calendar.h"
+#include "content.h"
 #include "db.h"
 #include "http.h"
 #include "mcc.h"
@@ -1210,6 +1211,11 @@ static void h_import_campaign(struct mcc_req *rq, struct mcc_resp *rs)
 	report = json_object();
 	if (rc == MC_OK)
 		rc = store_all(db, &rq->who, docs, submit, report, &err);
+	if (rc == MC_OK &&
+	    mcc_content_meta_from_blobs(db, json_object_get(docs, "content")) !=
+	            MC_OK)
+		rc = mc_error_set(&err, MC_ERR_IO,
+		                  "cơ sở dữ liệu lỗi / database error");
 	v = json_object_get(docs, "timezone");
 	if (rc == MC_OK && json_is_string(v))
 		rc = setting_put(db, &rq->who, "timezone", v, &err);

@@ -447,6 +447,20 @@ static bool probe(const char *type, const char *path,
 	return false;
 }
 
+/* What was measured of a stored file into meta (image or audio). */
+static void measured(json_t *meta, const char *type, const struct stored *s)
+{
+	if (strcmp(type, "image") == 0) {
+		json_object_set_new(meta, "width", json_integer(s->info.width));
+		json_object_set_new(meta, "height",
+		                    json_integer(s->info.height));
+		return;
+	}
+	json_object_set_new(meta, "lufs", json_real(s->info.lufs));
+	json_object_set_new(meta, "channels", json_integer(s->info.channels));
+	json_object_set_new(meta, "rate", json_integer(s->info.rate));
+}
+
 /* The doc and meta fields of a stored file (image or audio). */
 static void file_fields(json_t *doc, json_t *meta, const char *type,
                         const struct stored *s)
@@ -458,18 +472,67 @@ static void file_fields(json_t *doc, json_t *meta, const char *type,
 	json_object_set_new(doc, "size", json_integer(s->size));
 	json_object_set_new(doc, "url", json_string(url));
 	json_object_set_new(doc, "mime", json_string(s->info.mime));
-	if (strcmp(type, "image") == 0) {
-		json_object_set_new(meta, "width", json_integer(s->info.width));
-		json_object_set_new(meta, "height",
-		                    json_integer(s->info.height));
-		return;
+	measured(meta, type, s);
+	if (strcmp(type, "audio") == 0) {
+		json_object_set_new(doc, "duration_ms",
+		                    json_integer(s->info.duration_ms));
+		json_object_set_new(doc, "gain_db", json_real(s->info.gain_db));
 	}
-	json_object_set_new(doc, "duration_ms",
-	                    json_integer(s->info.duration_ms));
-	json_object_set_new(doc, "gain_db", json_real(s->info.gain_db));
-	json_object_set_new(meta, "lufs", json_real(s->info.lufs));
-	json_object_set_new(meta, "channels", json_integer(s->info.channels));
-	json_object_set_new(meta, "rate", json_integer(s->info.rate));
+}
+
+/* Keep what was measured of s with its blob (in the open transaction). */
+static bool set_blob_meta(sqlite3 *db, const char *type, const struct stored *s)
+{
+	json_t *meta = json_object();
+	char *text = NULL;
+	sqlite3_stmt *st;
+	bool ok = false;
+
+	if (!meta)
+		return false;
+	measured(meta, type, s);
+	text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+	st = mcc_db_prepare(db,
+	                    "UPDATE blobs SET meta_json = ? WHERE sha256 = ?");
+	if (text && st) {
+		sqlite3_bind_text(st, 1, text, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, s->sha256, -1, SQLITE_TRANSIENT);
+		ok = step_done(st);
+	} else if (st) {
+		mcc_db_done(st);
+	}
+	free(text);
+	json_decref(meta);
+	return ok;
+}
+
+enum mc_err mcc_content_meta_from_blobs(sqlite3 *db, json_t *content)
+{
+	sqlite3_stmt *st = mcc_db_prepare(
+	        db, "UPDATE content SET meta_json = (SELECT meta_json FROM "
+	            "blobs WHERE sha256 = ?2) WHERE id = ?1 AND deleted = 0 "
+	            "AND EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?2 AND "
+	            "meta_json IS NOT NULL)");
+	size_t i;
+	json_t *c;
+	bool ok = st != NULL;
+
+	json_array_foreach(content, i, c)
+	{
+		const char *id = json_string_value(json_object_get(c, "id"));
+		const char *sha =
+		        json_string_value(json_object_get(c, "sha256"));
+
+		if (!ok || !id || !sha)
+			continue;
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, sha, -1, SQLITE_TRANSIENT);
+		ok = sqlite3_step(st) == SQLITE_DONE;
+		sqlite3_reset(st);
+	}
+	if (st)
+		mcc_db_done(st);
+	return ok ? MC_OK : MC_ERR_IO;
 }
 
 /* Open the request's transaction; answers 500 and returns false when the
@@ -537,6 +600,10 @@ static void h_blob(struct mcc_req *rq, struct mcc_resp *rs)
 		return;
 	if (!store(rq->c, db, rq->body_path, &s, rs))
 		goto fail;
+	if (!set_blob_meta(db, type, &s)) {
+		mcc_resp_db_error(rs);
+		goto fail;
+	}
 	out = json_pack("{s:s, s:I, s:s}", "sha256", s.sha256, "size",
 	                (json_int_t)s.size, "mime", s.info.mime);
 	if (strcmp(type, "image") == 0) {
@@ -704,6 +771,10 @@ static void h_upload(struct mcc_req *rq, struct mcc_resp *rs)
 	}
 	if (!store(rq->c, db, rq->body_path, &s, rs))
 		goto fail;
+	if (!set_blob_meta(db, type, &s)) {
+		mcc_resp_db_error(rs);
+		goto fail;
+	}
 	file_fields(doc, meta, type, &s);
 	json_object_del(meta, "generated");
 	if (!validate(db, doc, rs))

@@ -21,7 +21,20 @@
 #ifndef MCC_CONTENT_H
 #define MCC_CONTENT_H
 
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "minecast/error.h"
+
 #include "route.h"
+
+/*
+ * Every item of content (documents with "id" and "sha256", just saved in
+ * the caller's transaction) gets the meta its blob was measured with at
+ * upload (POST /v1/blobs), as a direct upload would have; items whose
+ * blob has none keep theirs.  MC_ERR_IO on a database error.
+ */
+enum mc_err mcc_content_meta_from_blobs(sqlite3 *db, json_t *content);
 
 /* GET /v1/content/{sha256} (64 lower-case hex) is the blob store's
  * (blob.h); content ids that look like one are refused. */

@@ -474,6 +474,14 @@ class CampaignTest(CalendarBase):
         self.assertEqual(doc["doc"]["url"],
                          "/v1/content/" + doc["doc"]["sha256"])
         self.assertNotIn("src", doc["doc"])
+        # What was measured at POST /v1/blobs, as for a direct upload.
+        self.assertGreater(doc["meta"]["width"], 0, doc["meta"])
+        self.assertGreater(doc["meta"]["height"], 0, doc["meta"])
+        audio = self.rig.ok("GET", "/v1/content/ban-tin-2200",
+                            token="editor", expect=(200,))
+        self.assertEqual(sorted(audio["meta"]),
+                         ["channels", "lufs", "rate"], audio["meta"])
+        self.assertIn("gain_db", audio["doc"])
         st = self.rig.ok("GET", "/v1/settings/schedule", token="editor",
                          expect=(200,))
         self.assertEqual(st["fallback"]["screen"], "slogan-fallback")
