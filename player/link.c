@@ -556,17 +556,20 @@ static void say_goodbye(struct mc_link *l)
  * kernel repeats its SYN: about two minutes toward a broker whose packets
  * are dropped (a cut fibre, a dead radio link).  The other brokers would
  * wait that long, and so would a stop.  So the connection is first made
- * here without blocking, to every address of the name in turn, for at
- * most LINK_CONNECT_MS (or keepalive) in all, and the stop flag is
- * watched as it goes.  The name lookup itself still blocks, within the
- * resolver's own timeouts.  On false, l->reason says why.
+ * here without blocking, to each address of the name in turn (a broken
+ * IPv6 route must not use up the IPv4 address's time), within
+ * LINK_CONNECT_MS (or keepalive) in all, and the stop flag is watched as
+ * it goes.  The name lookup itself still blocks, within the resolver's
+ * own timeouts.  On true, addr holds the address that answered, numeric;
+ * on false, l->reason says why.
  */
-static bool reachable(struct mc_link *l, const struct mc_broker *b)
+static bool reachable(struct mc_link *l, const struct mc_broker *b, char *addr,
+                      size_t cap)
 {
 	struct addrinfo hints = {0}, *ai = NULL;
 	char port[8];
-	int64_t limit = LINK_CONNECT_MS, deadline;
-	int rc, soerr = 0;
+	int64_t limit = LINK_CONNECT_MS, slice;
+	int rc, soerr = 0, n = 0;
 	bool ok = false, timed_out = false;
 
 	if ((int64_t)l->keepalive_s * 1000 < limit)
@@ -580,10 +583,13 @@ static bool reachable(struct mc_link *l, const struct mc_broker *b)
 		         rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
 		return false;
 	}
-	deadline = mc_mono_ms() + limit;
-	for (struct addrinfo *a = ai; a && !ok && !timed_out; a = a->ai_next) {
+	for (struct addrinfo *a = ai; a; a = a->ai_next)
+		n++;
+	slice = limit / (n > 0 ? n : 1);
+	for (struct addrinfo *a = ai; a && !ok; a = a->ai_next) {
 		struct pollfd p = {.events = POLLOUT};
 		socklen_t len = sizeof(soerr);
+		int64_t deadline = mc_mono_ms() + slice;
 
 		p.fd = socket(a->ai_family,
 		              a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -623,6 +629,10 @@ static bool reachable(struct mc_link *l, const struct mc_broker *b)
 				ok = true;
 		}
 		close(p.fd);
+		if (ok &&
+		    getnameinfo(a->ai_addr, a->ai_addrlen, addr, (socklen_t)cap,
+		                NULL, 0, NI_NUMERICHOST) != 0)
+			snprintf(addr, cap, "%s", b->host);
 		if (is_stopping(l))
 			break;
 	}
@@ -632,8 +642,7 @@ static bool reachable(struct mc_link *l, const struct mc_broker *b)
 	if (timed_out)
 		snprintf(l->reason, sizeof(l->reason),
 		         "no answer within %" PRId64
-		         " s (packets dropped on the "
-		         "way?)",
+		         " s (packets dropped on the way?)",
 		         limit / 1000);
 	else if (soerr)
 		snprintf(l->reason, sizeof(l->reason), "%s", strerror(soerr));
@@ -650,7 +659,7 @@ static int64_t attempt(struct mc_link *l, const struct mc_broker *b)
 {
 	mosquitto_property *props = NULL;
 	char *offline = NULL;
-	char name[128];
+	char name[128], addr[NI_MAXHOST];
 	int64_t up = -1;
 	int rc;
 
@@ -689,13 +698,16 @@ static int64_t attempt(struct mc_link *l, const struct mc_broker *b)
 	}
 
 	mc_log_debug("mqtt", "connecting to broker %s", name);
-	if (!reachable(l, b)) {
+	if (!reachable(l, b, addr, sizeof(addr))) {
 		mosquitto_property_free_all(&props);
 		return -1;
 	}
 	errno = 0;
-	rc = mosquitto_connect_bind_v5(l->m, b->host, b->port, l->keepalive_s,
-	                               NULL, props);
+	/* Without TLS straight to the address that answered (libmosquitto
+	 * would try the name's addresses in order again, blocking on a dead
+	 * one); with TLS by name, which the certificate is checked against. */
+	rc = mosquitto_connect_bind_v5(l->m, b->tls ? b->host : addr, b->port,
+	                               l->keepalive_s, NULL, props);
 	mosquitto_property_free_all(&props);
 	if (rc == MOSQ_ERR_ERRNO)
 		snprintf(l->reason, sizeof(l->reason), "%s", strerror(errno));
